@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench [NAME…]`` runs them (``make bench`` runs all of them)."""

@@ -1,0 +1,75 @@
+"""CPU time of processes, read from ``/proc/<pid>/stat`` (utime + stime), before and after.
+
+A benchmark phase takes a :class:`CpuSample` of every process that matters (the workers, the
+stand-in, RabbitMQ, the benchmark itself) before and after; the difference divided by the
+messages of the phase is the CPU per message of each.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+# process groups: the processes under test, the stand-in, RabbitMQ, the benchmark itself
+SUBJECT, STANDIN, RABBITMQ, BENCH = "subject", "standin", "rabbitmq", "bench"
+LOOP = "loop thread"  # the main (event-loop) threads of the SUBJECT processes
+
+
+def parse_stat(stat: str) -> float:
+    """utime + stime, in seconds, of one ``/proc/<pid>/stat`` line."""
+    # the command name (field 2) may hold spaces and parentheses: split after the last ')'
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS_PER_S
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU seconds ``pid`` has used so far; None when it is gone."""
+    try:
+        return parse_stat(Path(f"/proc/{pid}/stat").read_text())
+    except OSError:
+        return None
+
+
+def loop_thread_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds of ``pid``'s main thread (the event loop's), None when it is gone."""
+    try:
+        return parse_stat(Path(f"/proc/{pid}/task/{pid}/stat").read_text())
+    except OSError:
+        return None
+
+
+def rabbitmq_pid() -> int | None:
+    """The pid of RabbitMQ's Erlang VM (``beam.smp``) on this machine, None if not found."""
+    try:
+        out = subprocess.run(
+            ["pgrep", "-f", "beam.smp"], capture_output=True, text=True, check=False
+        ).stdout  # fmt: skip
+    except OSError:
+        return None
+    pids = [int(p) for p in out.split()]
+    return pids[0] if pids else None
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU seconds per named group of processes at one moment."""
+
+    seconds: Mapping[str, float]
+
+    @classmethod
+    def take(cls, groups: Mapping[str, list[int]]) -> CpuSample:
+        """Sum the CPU seconds of each group's live processes; LOOP: the SUBJECT's main threads.
+
+        The threads are read before the processes, so a thread never shows more than its process.
+        """
+        loop = sum(loop_thread_cpu_seconds(p) or 0.0 for p in groups.get(SUBJECT, []))
+        seconds = {name: sum(cpu_seconds(p) or 0.0 for p in pids) for name, pids in groups.items()}
+        return cls({**seconds, LOOP: loop})
+
+    def since(self, earlier: CpuSample) -> dict[str, float]:
+        """CPU seconds used by each group between ``earlier`` and this sample."""
+        return {name: s - earlier.seconds.get(name, 0.0) for name, s in self.seconds.items()}

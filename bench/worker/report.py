@@ -1,0 +1,99 @@
+"""The worker benchmark's Markdown report: throughput and CPU table, latencies, the ratio."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.worker.cpu import BENCH, LOOP, RABBITMQ, STANDIN, SUBJECT
+from bench.worker.phases import PhaseResult, percentile
+
+CREDENTIAL_LIFE_S = 300.0
+TARGET_US, AIM_US = 500.0, 350.0
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One phase and what it ran against."""
+
+    result: PhaseResult
+    label: str  # "worker ×1", "bare loop", …
+    processes: int
+    bound: float  # prefetch × processes / latency, per second
+
+
+def cpu_table(rows: list[Measured]) -> list[str]:
+    """Throughput, CPU per message of every process group, push-to-outcome."""
+    lines = [
+        "| phase | under test | messages | outcomes/s | bound/s | CPU µs/msg: under test"
+        " (its loop thread) | stand-in | RabbitMQ | bench | push→outcome p50 / p99 ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for m in rows:
+        r = m.result
+        us = [f"{r.cpu_us_per_message(g):,.0f}" for g in (SUBJECT, STANDIN, RABBITMQ, BENCH)]
+        us[0] += f" ({r.cpu_us_per_message(LOOP):,.0f})"
+        lat = r.push_to_outcome
+        lines.append(
+            f"| {r.name} | {m.label} | {r.messages:,} | {r.rate:,.0f} | {m.bound:,.0f} | "
+            f"{' | '.join(us)} | {percentile(lat, 50) * 1e3:,.0f} / "
+            f"{percentile(lat, 99) * 1e3:,.0f} |"
+        )
+    return lines
+
+
+def verdict_lines(rows: list[Measured], bare: Measured | None) -> list[str]:
+    """Targets, the ratio to the bare loop, the burst's time in queue."""
+    lines = []
+    workers = [m for m in rows if m.label.startswith("worker")]
+    for m in workers:
+        us = m.result.cpu_us_per_message(SUBJECT)
+        mark = "meets" if us <= TARGET_US else "misses"
+        lines.append(
+            f"- {m.result.name}: worker CPU {us:,.0f} µs per confirmation, {mark} the "
+            f"{TARGET_US:.0f} µs target (aim {AIM_US:.0f}); {m.result.rate / m.bound:.0%} of "
+            "the bound"
+        )
+        if bare is not None and bare.result.cpu_us_per_message(SUBJECT) > 0:
+            ratio = us / bare.result.cpu_us_per_message(SUBJECT)
+            lines.append(f"  - {ratio:.2f}× the bare loop's CPU per message")
+    for m in rows:
+        if m.result.name.startswith("burst"):
+            lines.append(burst_line(m.result))
+    return lines
+
+
+def burst_line(r: PhaseResult) -> str:
+    """Enqueue → decision of a burst (an upper bound of time in queue) against the 5 minutes."""
+    p50, p99 = percentile(r.enqueue_to_decision, 50), percentile(r.enqueue_to_decision, 99)
+    return (
+        f"- {r.name}: {r.messages:,} drained in {r.seconds:.1f} s; enqueue→decision p50 "
+        f"{p50:.1f} s, p99 {p99:.1f} s (time in queue is below this; credential life "
+        f"{CREDENTIAL_LIFE_S:.0f} s: p99 is {p99 / CREDENTIAL_LIFE_S:.1%} of it)"
+    )
+
+
+def outcome_lines(rows: list[Measured]) -> list[str]:
+    """Anything but one ``verified`` per session is a failed run; say so."""
+    lines = []
+    for m in rows:
+        r = m.result
+        if set(r.outcomes) != {"verified"} or r.duplicates:
+            lines.append(f"- **{r.name}: outcomes {dict(r.outcomes)}, {r.duplicates} duplicates**")
+    return lines
+
+
+def render(context: str, rows: list[Measured], bare: Measured | None, profile: str) -> str:
+    """The whole report."""
+    parts = [context, "", *cpu_table(rows), "", *verdict_lines(rows, bare)]
+    problems = outcome_lines(rows)
+    if problems:
+        parts += ["", "Problems:", *problems]
+    if profile:
+        parts += ["", "Profile of one worker under load (py-spy, separate run):", "",
+                  "```", profile, "```"]  # fmt: skip
+    return "\n".join(parts)
+
+
+def valid(rows: list[Measured]) -> bool:
+    """True when every phase ended in exactly one verified outcome per session."""
+    return not outcome_lines(rows)

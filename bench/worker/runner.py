@@ -1,0 +1,189 @@
+"""``python -m bench worker``: the worker's throughput, CPU per confirmation and latency.
+
+With the stand-in answering every WeChat call after ``--latency-ms`` (100):
+1. one worker process, ``--messages`` work items enqueued at once: outcomes/s against the bound
+   prefetch × processes / latency, and CPU per message of the worker, the stand-in, RabbitMQ
+   and the benchmark process itself;
+2. the same with two worker processes;
+3. a burst of ``--burst`` items at once (two workers): how long until each was decided;
+4. a steady ``--steady-rate`` per second for ``--steady-seconds`` (two workers): push→outcome;
+5. the bare hand-written loop (``bench.worker.bare``), as in 1, for the CPU ratio.
+Each configuration first drains ``--warmup`` unreported items. ``--full`` uses the issue's sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+from bench.child import Child, child_env
+from bench.receiver import profile
+from bench.worker.children import start_workers
+from bench.worker.cpu import cpu_seconds
+from bench.worker.phases import PhaseResult, drain, steady
+from bench.worker.report import Measured, render, valid
+from bench.worker.rig import Rig, open_rig
+from bench.worker.seed import APPID, SECRET
+from shared.log import configure_logging
+from shared.settings import AmqpSettings, load_settings
+
+FULL = {"messages": 10_000, "burst": 20_000, "steady_seconds": 20.0}
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The command line."""
+    p = argparse.ArgumentParser(prog="python -m bench worker", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--messages", type=int, default=3000, help="per throughput phase")
+    p.add_argument("--burst", type=int, default=5000, help="items of the burst phase")
+    p.add_argument("--steady-rate", type=float, default=1000.0, help="per second")
+    p.add_argument("--steady-seconds", type=float, default=3.0)
+    p.add_argument("--latency-ms", type=float, default=100.0, help="the stand-in's latency")
+    p.add_argument("--prefetch", type=int, default=64, help="WXFACE_WORKER_PREFETCH")
+    p.add_argument("--warmup", type=int, default=200, help="unreported items per configuration")
+    p.add_argument("--no-profile", action="store_true", help="skip the py-spy run")
+    p.add_argument("--full", action="store_true", help="the issue's sizes: " + str(FULL))
+    p.add_argument("--output", type=Path, help="also write the Markdown report here")
+    args = p.parse_args(argv)
+    if args.full:
+        vars(args).update(FULL)
+    return args
+
+
+def main(argv: list[str]) -> int:
+    """Entry point; 0 when every phase ended in one verified outcome per session."""
+    args = parse_args(argv)
+    configure_logging(level="warning")
+    amqp_url = load_settings(AmqpSettings).amqp_url.get_secret_value()
+    return asyncio.run(run(args, amqp_url))
+
+
+async def run(args: argparse.Namespace, amqp_url: str) -> int:
+    """Every phase in order; print (and maybe write) the report."""
+    context = _context(args)
+    print(context, flush=True)
+    with tempfile.TemporaryDirectory(prefix="wxbench-worker-") as tmp:
+        async with open_rig(amqp_url, Path(tmp), args.latency_ms) as rig:
+            context += " " + await _broker_background(rig)
+            rows = await _worker_phases(rig, args, 1) + await _worker_phases(rig, args, 2)
+            bare = await _bare_phase(rig, args)
+            text = await _profile(rig, args) if not args.no_profile else ""
+    report = render(context, [*rows, bare], bare, text)
+    print(report)
+    if args.output is not None:
+        args.output.write_text(report + "\n")
+    return 0 if valid([*rows, bare]) else 1
+
+
+async def _broker_background(rig: Rig, seconds: float = 3.0) -> str:
+    """RabbitMQ's CPU while this benchmark is idle: the other jobs' share of each phase."""
+    if rig.rabbitmq is None:
+        return "RabbitMQ's process (beam.smp) was not found: its CPU is not reported."
+    before = cpu_seconds(rig.rabbitmq) or 0.0
+    await asyncio.sleep(seconds)  # measuring a rate over time
+    used = (cpu_seconds(rig.rabbitmq) or 0.0) - before
+    return f"RabbitMQ used {used / seconds * 1e3:.0f} ms CPU/s before the phases (other jobs)."
+
+
+def _bound(args: argparse.Namespace, processes: int) -> float:
+    prefetch: int = args.prefetch
+    latency_s: float = args.latency_ms / 1000
+    return prefetch * processes / latency_s
+
+
+async def _worker_phases(rig: Rig, args: argparse.Namespace, n: int) -> list[Measured]:
+    """Throughput with ``n`` workers; with two, the burst and the steady rate as well."""
+    workers = await start_workers(rig.launch(args.prefetch), n, rig.workdir)
+    rig.subject = [w.pid for w in workers]
+    label, bound = f"worker ×{n}", _bound(args, n)
+    try:
+        await _warm_up(rig, args)
+        results = [await _drain(rig, f"throughput, {n} worker(s)", args.messages)]
+        if n == 2:
+            results.append(await _drain(rig, "burst", args.burst))
+            count = round(args.steady_rate * args.steady_seconds)
+            creds = await rig.seed(count)
+            name = f"steady {args.steady_rate:,.0f}/s"
+            results.append(await steady(name, rig.publisher, rig.collector, creds, rig.groups,
+                                        args.steady_rate))  # fmt: skip
+    finally:
+        for worker in workers:
+            await worker.stop()
+    for r in results:
+        print(_line(r), flush=True)
+    return [Measured(r, label, n, bound) for r in results]
+
+
+async def _drain(rig: Rig, name: str, count: int) -> PhaseResult:
+    creds = await rig.seed(count)
+    return await drain(name, rig.publisher, rig.collector, creds, rig.groups)
+
+
+async def _warm_up(rig: Rig, args: argparse.Namespace) -> None:
+    if args.warmup > 0:
+        await _drain(rig, "warm-up", args.warmup)
+
+
+async def _bare_phase(rig: Rig, args: argparse.Namespace) -> Measured:
+    """The bare loop, as the one-worker throughput phase."""
+    child = Child("bare", ["-m", "bench.worker.bare", *_bare_args(rig, args)], child_env(),
+                  rig.workdir / "bare.log", pipe_stdout=True)  # fmt: skip
+    await child.start()
+    rig.subject = [child.pid]
+    try:
+        await child.first_line()
+        await _warm_up(rig, args)
+        result = await _drain(rig, "throughput, bare loop", args.messages)
+    finally:
+        await child.stop()
+    print(_line(result), flush=True)
+    return Measured(result, "bare loop", 1, _bound(args, 1))
+
+
+def _bare_args(rig: Rig, args: argparse.Namespace) -> list[str]:
+    return [
+        "--amqp-url", rig.amqp_url, "--prefix", rig.topology.prefix, "--api-base", rig.api_base,
+        "--appid", APPID, "--secret", SECRET, "--prefetch", str(args.prefetch),
+    ]  # fmt: skip
+
+
+async def _profile(rig: Rig, args: argparse.Namespace) -> str:
+    """py-spy on one worker draining ``--messages`` items; the summary (figures not reported)."""
+    if not profile.available():
+        return "py-spy is not installed (pip install py-spy): no profile"
+    workers = await start_workers(rig.launch(args.prefetch), 1, rig.workdir)
+    rig.subject, out = [workers[0].pid], rig.workdir / "profile.txt"
+    try:
+        await _warm_up(rig, args)
+        creds = await rig.seed(args.messages)
+        seconds = args.messages / _bound(args, 1) + 1
+        recording = asyncio.create_task(profile.record(workers[0].pid, seconds, out))
+        await drain("profile", rig.publisher, rig.collector, creds, rig.groups)
+        await recording
+    finally:
+        await workers[0].stop()
+    if not out.exists():
+        return "py-spy wrote no profile (needs ptrace permission)"
+    return profile.summarize(out.read_text().splitlines()).render()
+
+
+def _line(r: PhaseResult) -> str:
+    cpu = ", ".join(f"{g} {r.cpu_us_per_message(g):,.0f}" for g in r.cpu)
+    return f"{r.name}: {r.messages:,} in {r.seconds:.2f} s = {r.rate:,.0f}/s; CPU µs/msg: {cpu}"
+
+
+def _context(args: argparse.Namespace) -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"worker benchmark, {time.strftime('%Y-%m-%d %H:%M:%S')}: {os.cpu_count()} cores "
+        f"({platform.processor() or platform.machine()}), load average {load}; Python "
+        f"{platform.python_version()}; stand-in latency {args.latency_ms:g} ms, prefetch "
+        f"{args.prefetch} per worker; {args.messages:,} items per throughput phase, burst "
+        f"{args.burst:,}, steady {args.steady_rate:,.0f}/s for {args.steady_seconds:g} s. "
+        "Workers, stand-in, RabbitMQ (shared with other jobs) and the benchmark share the cores."
+    )

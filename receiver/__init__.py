@@ -1,0 +1,1 @@
+"""The receiver: verified, durable intake of WeChat pushes (``python -m receiver``)."""

@@ -1,0 +1,1 @@
+"""RabbitMQ: the topology (names, arguments) and confirmed publishing."""

@@ -1,0 +1,86 @@
+"""A RabbitMQ connection that comes back on its own.
+
+:func:`keep_connected` is the one reconnect loop of wxface (the publisher and the worker's
+consumer both run it): connect, hand the connection to ``serve`` until it returns or the broker
+goes away, clean up, back off with jitter, and again — until ``stopping`` is set.
+:func:`until_closed` is what a ``serve`` awaits: the first of the connection, a channel or an
+extra event closing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Awaitable, Callable
+
+import aio_pika
+import aiormq
+from aio_pika.abc import AbstractChannel, AbstractConnection
+
+from shared.log import get_logger
+
+log = get_logger(__name__)
+
+# what a broken or vanished broker raises through aio-pika / aiormq
+BROKER_ERRORS: tuple[type[BaseException], ...] = (
+    aiormq.exceptions.AMQPError,
+    ConnectionError,
+    OSError,
+    RuntimeError,
+    TimeoutError,
+)
+CONNECT_TIMEOUT_S = 5.0
+
+
+async def keep_connected(
+    url: str,
+    serve: Callable[[AbstractConnection], Awaitable[None]],
+    stopping: asyncio.Event,
+    *,
+    on_lost: Callable[[], None],
+    max_backoff_s: float = 5.0,
+) -> None:
+    """Run ``serve`` on a fresh connection each time the last one ends, until ``stopping``."""
+    attempt = 0
+    while not stopping.is_set():
+        try:
+            connection = await aio_pika.connect(url, timeout=CONNECT_TIMEOUT_S)
+        except BROKER_ERRORS as exc:
+            attempt += 1
+            log.warning("broker_connect_failed", error=type(exc).__name__, attempt=attempt)
+            await backoff(stopping, attempt, max_backoff_s)
+            continue
+        attempt = 0
+        try:
+            await serve(connection)
+        except BROKER_ERRORS as exc:
+            log.warning("broker_connection_lost", error=type(exc).__name__)
+        finally:
+            on_lost()
+            with contextlib.suppress(*BROKER_ERRORS):
+                await connection.close()
+        await backoff(stopping, 1, max_backoff_s)
+
+
+async def backoff(stopping: asyncio.Event, attempt: int, max_s: float) -> None:
+    """Sleep an exponential, jittered delay for ``attempt``, or until ``stopping`` is set."""
+    delay = min(max_s, 0.1 * 2 ** min(attempt, 10)) * random.uniform(0.5, 1.0)  # noqa: S311 (jitter)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), delay)
+
+
+async def until_closed(
+    connection: AbstractConnection, channel: AbstractChannel, *also: asyncio.Event
+) -> None:
+    """Return when the connection or the channel closes, or any of ``also`` is set."""
+    watched = [
+        asyncio.ensure_future(connection.closed()),
+        asyncio.ensure_future(channel.closed()),
+        *(asyncio.ensure_future(event.wait()) for event in also),
+    ]
+    try:
+        await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for fut in watched:
+            fut.cancel()

@@ -1,0 +1,302 @@
+"""The embedded store: one SQLite file in WAL mode, shared safely by several processes.
+
+Each store owns one connection and one thread. Every operation is a plain function that runs
+whole on that thread (a write is ``BEGIN IMMEDIATE`` … ``COMMIT`` in one hop), so coroutines
+of one process never interleave inside a transaction, and processes queue on SQLite's write
+lock for up to the busy timeout. ``synchronous=FULL``: a committed decision survives power loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from functools import partial
+from typing import Any, TypeVar
+
+from shared.errors import SessionExistsError, StoreError, StoreUnavailableError
+from shared.store.migrations import migrate_sqlite
+from shared.store.model import Clock, Decided, Decision, NewSession, Session
+from shared.store.protect import Protector
+from shared.store.rows import (
+    DECISION_COLUMNS,
+    SESSION_COLUMNS,
+    decision_from,
+    iso,
+    protected_session,
+    replaceable,
+    session_from,
+    sql_list,
+)
+from shared.vocabulary import Outcome, Reason, Status
+
+T = TypeVar("T")
+BUSY_TIMEOUT_MS = 10_000
+
+_S = ", ".join(SESSION_COLUMNS)
+_D = ", ".join(DECISION_COLUMNS)
+_INSERT_SESSION = (
+    f"INSERT INTO sessions ({_S}) VALUES ({', '.join('?' * len(SESSION_COLUMNS))}) "
+    "ON CONFLICT (out_seq_no) DO NOTHING RETURNING 1"
+)
+_GET_SESSION = f"SELECT {_S} FROM sessions WHERE out_seq_no = ?"
+_GET_SESSIONS = f"SELECT {_S} FROM sessions WHERE out_seq_no IN "
+_QUEUE = (
+    "UPDATE sessions SET status = 'queued', updated_at = ? "
+    "WHERE out_seq_no = ? AND status = 'pending'"
+)
+_LOG = (
+    f"INSERT INTO decision_log ({_D}) VALUES ({', '.join('?' * len(DECISION_COLUMNS))}) "
+    "ON CONFLICT DO NOTHING"
+)
+_LOG_RETURNING = _LOG + " RETURNING 1"
+_FIND_DECISION = f"SELECT {_D} FROM decision_log WHERE credential = ? OR message_id = ? LIMIT 1"
+_DECISIONS_FOR = f"SELECT {_D} FROM decision_log WHERE out_seq_no = ? ORDER BY id"
+_STATUS = "SELECT status FROM sessions WHERE out_seq_no = ?"
+_APPLY = {
+    outcome: "UPDATE sessions SET status = ?, reason = ?, wechat_code = ?, updated_at = ? "
+    f"WHERE out_seq_no = ? AND status IN {sql_list(replaceable(outcome.status))} "
+    "RETURNING status"
+    for outcome in Outcome
+}
+_CLAIM = (
+    "UPDATE sessions SET status = 'expired', reason = 'session_expired', wechat_code = NULL, "
+    "updated_at = ? WHERE out_seq_no IN (SELECT out_seq_no FROM sessions "
+    "WHERE status IN ('pending', 'queued') AND expires_at < ? ORDER BY expires_at LIMIT ?) "
+    f"RETURNING {_S}"
+)
+_PURGE = "DELETE FROM sessions WHERE updated_at < ?"
+
+
+def _session_params(s: Session) -> tuple[Any, ...]:
+    return (
+        *(s.out_seq_no, s.flow.value, s.status.value, _value(s.reason), s.wechat_code, s.openid),
+        *(s.id_md5_mac, s.name_md5_mac, s.cert_hash_sealed, s.user_id_key, s.verify_id),
+        *(iso(s.created_at), iso(s.updated_at), iso(s.expires_at)),
+    )
+
+
+def _decision_params(d: Decision) -> tuple[Any, ...]:
+    return (
+        *(d.out_seq_no, d.credential, d.outcome.value, _value(d.reason), d.wechat_code),
+        *(d.message_id, iso(d.decided_at), d.decided_by),
+    )
+
+
+def _value(reason: Reason | None) -> str | None:
+    return None if reason is None else reason.value
+
+
+def _status(conn: sqlite3.Connection, out_seq_no: str) -> Status | None:
+    row = conn.execute(_STATUS, (out_seq_no,)).fetchone()
+    return None if row is None else Status(row[0])
+
+
+def _decide(conn: sqlite3.Connection, d: Decision) -> Decided:
+    """One decision inside an open write transaction (see :meth:`Store.decide`)."""
+    if conn.execute(_LOG_RETURNING, _decision_params(d)).fetchone() is None:
+        found = conn.execute(_FIND_DECISION, (d.credential, d.message_id)).fetchone()
+        if found is None:  # cannot happen: the insert conflicted with a committed row
+            raise StoreError("decision conflicted but no earlier decision is visible")
+        stored = decision_from(found)
+        reused = stored.out_seq_no != d.out_seq_no
+        return Decided(stored, new=False, reused=reused, status=_status(conn, d.out_seq_no))
+    params = (d.outcome.value, _value(d.reason), d.wechat_code, iso(d.decided_at), d.out_seq_no)
+    row = conn.execute(_APPLY[d.outcome], params).fetchone()
+    status = Status(row[0]) if row is not None else _status(conn, d.out_seq_no)
+    return Decided(d, new=True, reused=False, status=status)
+
+
+def _expiry(session: Session, now: datetime, by: str, message_id: Callable[[str], str]) -> Decision:
+    reason = Reason.SESSION_EXPIRED
+    mid = message_id(session.out_seq_no)
+    return Decision(session.out_seq_no, None, reason.outcome, reason, None, mid, now, by)
+
+
+def _claim(
+    conn: sqlite3.Connection,
+    now: datetime,
+    limit: int,
+    decided_by: str,
+    message_id: Callable[[str], str],
+) -> list[Session]:
+    """Expire up to ``limit`` overdue open sessions and log each (write transaction open)."""
+    claimed = [session_from(r) for r in conn.execute(_CLAIM, (iso(now), iso(now), limit))]
+    logged = [_expiry(s, now, decided_by, message_id) for s in claimed]
+    conn.executemany(_LOG, [_decision_params(d) for d in logged])
+    return claimed
+
+
+def _enable_wal(conn: sqlite3.Connection, within_s: float) -> None:
+    # Switching a fresh file to WAL needs an exclusive lock, and SQLite answers "database is
+    # locked" at once (no busy handler) while another process opens the same file: retry.
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)  # on the store's own thread, never the event loop
+
+
+def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
+    )
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        _enable_wal(conn, busy_timeout_ms / 1000)
+        conn.execute("PRAGMA synchronous = FULL")
+        migrate_sqlite(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class SqliteStore:
+    """:class:`shared.store.base.Store` on one SQLite file (see the module docstring)."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        thread: ThreadPoolExecutor,
+        protector: Protector,
+        clock: Clock,
+    ) -> None:
+        """Use :meth:`open`."""
+        self._conn = conn
+        self._thread = thread
+        self._protector = protector
+        self._clock = clock
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        path: str,
+        protector: Protector,
+        clock: Clock,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    ) -> SqliteStore:
+        """Connect to (creating if needed) and migrate the database file at ``path``.
+
+        An operation waits up to ``busy_timeout_ms`` for another process's write lock, then
+        raises StoreUnavailableError.
+        """
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wxface-sqlite")
+        try:
+            conn = await _on(thread, partial(_connect, path, busy_timeout_ms))
+        except BaseException:
+            thread.shutdown(wait=False)
+            raise
+        return cls(conn, thread, protector, clock)
+
+    @property
+    def protector(self) -> Protector:
+        """MACs md5s/credentials and seals/unseals the cert_hash under the data key."""
+        return self._protector
+
+    async def _read(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        return await _on(self._thread, partial(job, self._conn))
+
+    async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        return await _on(self._thread, partial(_transaction, self._conn, job))
+
+    async def create_session(self, new: NewSession) -> Session:
+        """Store a pending session; raise SessionExistsError if the out_seq_no is taken."""
+        session = protected_session(new, self._protector, self._clock())
+        params = _session_params(session)
+        if not await self._write(lambda c: c.execute(_INSERT_SESSION, params).fetchone()):
+            raise SessionExistsError(f"session {new.out_seq_no} already exists")
+        return session
+
+    async def get_session(self, out_seq_no: str) -> Session | None:
+        """The session, or None."""
+        row = await self._read(lambda c: c.execute(_GET_SESSION, (out_seq_no,)).fetchone())
+        return None if row is None else session_from(row)
+
+    async def get_sessions(self, out_seq_nos: Sequence[str]) -> dict[str, Session]:
+        """The sessions that exist among ``out_seq_nos``, by out_seq_no, in one read."""
+        keys = tuple(dict.fromkeys(out_seq_nos))
+        if not keys:
+            return {}
+        sql = _GET_SESSIONS + "(" + ", ".join("?" * len(keys)) + ")"
+        rows = await self._read(lambda c: c.execute(sql, keys).fetchall())
+        return {s.out_seq_no: s for s in map(session_from, rows)}
+
+    async def mark_queued(self, out_seq_no: str) -> Session | None:
+        """Move pending → queued (any other status is left alone); return the session."""
+        now = iso(self._clock())
+
+        def job(conn: sqlite3.Connection) -> sqlite3.Row | None:
+            conn.execute(_QUEUE, (now, out_seq_no))
+            row: sqlite3.Row | None = conn.execute(_GET_SESSION, (out_seq_no,)).fetchone()
+            return row
+
+        row = await self._write(job)
+        return None if row is None else session_from(row)
+
+    async def decide(self, decision: Decision) -> Decided:
+        """Record a decision once per credential and apply it (see the Store protocol)."""
+        return await self._write(partial(_decide, d=decision))
+
+    async def decide_many(self, decisions: Sequence[Decision]) -> list[Decided]:
+        """:meth:`decide` for each, in order, in one transaction."""
+        return await self._write(lambda c: [_decide(c, d) for d in decisions])
+
+    async def decisions_for(self, out_seq_no: str) -> list[Decision]:
+        """Every logged decision about a session, oldest first."""
+        rows = await self._read(lambda c: c.execute(_DECISIONS_FOR, (out_seq_no,)).fetchall())
+        return [decision_from(r) for r in rows]
+
+    async def claim_expired(
+        self, now: datetime, limit: int, decided_by: str, message_id: Callable[[str], str]
+    ) -> list[Session]:
+        """Expire up to ``limit`` overdue open sessions, each claimed by one caller only."""
+        return await self._write(
+            partial(_claim, now=now, limit=limit, decided_by=decided_by, message_id=message_id)
+        )
+
+    async def purge_sessions(self, older_than: datetime) -> int:
+        """Delete sessions last updated before ``older_than``; the decision log stays."""
+        return await self._write(lambda c: c.execute(_PURGE, (iso(older_than),)).rowcount)
+
+    async def ping(self) -> None:
+        """Return when the database answers; raise StoreUnavailableError otherwise."""
+        await self._read(lambda c: c.execute("SELECT 1").fetchone())
+
+    async def close(self) -> None:
+        """Close the connection and stop the thread (a second call does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
+        await _on(self._thread, self._conn.close)
+        self._thread.shutdown(wait=True)
+
+
+def _transaction(conn: sqlite3.Connection, job: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``job`` between BEGIN IMMEDIATE (take the write lock first) and COMMIT."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = job(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return result
+
+
+async def _on(thread: ThreadPoolExecutor, job: Callable[[], T]) -> T:
+    """Run ``job`` on the store's thread; a locked or broken database is 'unavailable'."""
+    try:
+        return await asyncio.get_running_loop().run_in_executor(thread, job)
+    except sqlite3.OperationalError as exc:
+        raise StoreUnavailableError(f"SQLite: {exc}") from exc

@@ -1,0 +1,87 @@
+"""Tests of the worker benchmark's pure parts: /proc parsing, percentiles, events, report."""
+
+from __future__ import annotations
+
+import os
+
+import orjson
+
+from bench.worker.cpu import LOOP, SUBJECT, CpuSample, cpu_seconds, parse_stat
+from bench.worker.downstream import Collector, parse
+from bench.worker.phases import PhaseResult, percentile
+from bench.worker.report import Measured, render, valid
+
+
+def _stat(comm: str, utime: int, stime: int) -> str:
+    rest = ["S", "1", "1", "1", "0", "-1", "0", "0", "0", "0", "0", str(utime), str(stime)]
+    return f"42 ({comm}) {' '.join(rest)} 0 0"
+
+
+def test_parse_stat_survives_odd_command_names() -> None:
+    """utime + stime are read after the last ')', whatever the command name holds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    assert parse_stat(_stat("a) b (c", 150, 50)) == 200 / ticks
+
+
+def test_cpu_sample_counts_own_process_and_its_loop_thread() -> None:
+    """A sample of this process is positive and its main thread is part of its total."""
+    sample = CpuSample.take({SUBJECT: [os.getpid()], "gone": [2**22 + 12345]})
+    assert sample.seconds[SUBJECT] >= sample.seconds[LOOP] > 0
+    assert sample.seconds["gone"] == 0.0
+    assert cpu_seconds(2**22 + 12345) is None
+
+
+def test_percentile_is_nearest_rank() -> None:
+    """p50 of 1..100 is 50, p99 is 99, p100 the maximum; an empty list gives 0."""
+    values = [float(v) for v in range(1, 101)]
+    assert (percentile(values, 50), percentile(values, 99), percentile(values, 100)) == (
+        50.0, 99.0, 100.0,
+    )  # fmt: skip
+    assert percentile([], 99) == 0.0
+
+
+def _event(subject: str, outcome: str = "verified") -> bytes:
+    return orjson.dumps(
+        {"type": f"wxface.identity.{outcome}", "subject": subject, "time": "2026-01-01T00:00:01Z"}
+    )
+
+
+def test_parse_reads_subject_outcome_and_time() -> None:
+    """The downstream view of an event: out_seq_no, outcome and decision time in unix seconds."""
+    arrival = parse(_event("seq1", "rejected"), 1767225602.0)
+    assert (arrival.out_seq_no, arrival.outcome) == ("seq1", "rejected")
+    assert arrival.decided_at == 1767225601.0
+
+
+class _Message:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+
+def test_collector_counts_duplicates_and_signals_completion() -> None:
+    """The phase is done at the expected number of distinct sessions; repeats are duplicates."""
+    collector = Collector()
+    collector.expect(2)
+    for subject in ("a", "a", "b"):
+        collector.on_message(_Message(_event(subject)))  # type: ignore[arg-type]
+    assert collector.done.is_set()
+    assert (len(collector.arrivals), collector.duplicates) == (2, 1)
+
+
+def _result(outcomes: dict[str, int], duplicates: int = 0) -> PhaseResult:
+    return PhaseResult(
+        name="burst", messages=2, seconds=1.0, enqueue_seconds=0.5,
+        cpu={SUBJECT: 0.001, LOOP: 0.0008}, push_to_outcome=[0.1, 0.2],
+        enqueue_to_decision=[0.05, 0.15], outcomes=outcomes, duplicates=duplicates,
+    )  # fmt: skip
+
+
+def test_report_shows_cpu_per_message_and_flags_wrong_outcomes() -> None:
+    """500 µs per message is printed; a rejected outcome or a duplicate makes the run invalid."""
+    good = Measured(_result({"verified": 2}), "worker ×1", 1, 640.0)
+    text = render("ctx", [good], None, "")
+    assert "| 500 (400) |" in text
+    assert "p99 0.1 s" in text
+    assert valid([good])
+    assert not valid([Measured(_result({"verified": 1, "rejected": 1}), "worker ×1", 1, 640.0)])
+    assert not valid([Measured(_result({"verified": 2}, duplicates=1), "worker ×1", 1, 640.0)])

@@ -1,0 +1,52 @@
+"""A database that cannot answer is StoreUnavailableError (retry later), on both backends."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from shared.errors import StoreUnavailableError
+from shared.store import open_store
+from shared.store.model import utc_now
+from shared.store.protect import Protector
+from shared.store.sqlite import SqliteStore
+from tests.shared.store.support import DATA_KEY, Database, legacy
+
+
+async def test_sqlite_write_lock_held_too_long_is_unavailable(tmp_path: Path) -> None:
+    """Another process holding the write lock past the busy timeout → unavailable, then fine."""
+    path = tmp_path / "locked.db"
+    store = await SqliteStore.open(str(path), Protector(DATA_KEY), utc_now, busy_timeout_ms=50)
+    try:
+        with closing(sqlite3.connect(path, isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            with pytest.raises(StoreUnavailableError, match="locked"):
+                await store.create_session(legacy())
+            other.execute("ROLLBACK")
+        created = await store.create_session(legacy())
+        assert await store.get_session(created.out_seq_no) == created
+    finally:
+        await store.close()
+
+
+async def test_sqlite_unopenable_path_is_unavailable(tmp_path: Path) -> None:
+    """A database file in a missing directory cannot be opened."""
+    with pytest.raises(StoreUnavailableError):
+        await open_store(f"sqlite:///{tmp_path}/missing/dir/x.db", DATA_KEY)
+
+
+async def test_unreachable_postgres_is_unavailable() -> None:
+    """Nothing listening on the port → unavailable, not a crash with a driver error."""
+    with pytest.raises(StoreUnavailableError):
+        await open_store("postgresql://postgres@127.0.0.1:1/postgres", DATA_KEY)
+
+
+async def test_close_twice_is_harmless(database: Database) -> None:
+    """close() may be called again (shutdown paths overlap)."""
+    store = await database.open()
+    await store.ping()
+    await store.close()
+    await store.close()

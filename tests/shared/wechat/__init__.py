@@ -1,0 +1,1 @@
+"""Tests of the WeChat protocol core and API client."""

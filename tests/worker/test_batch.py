@@ -1,0 +1,130 @@
+"""Tests of the worker's store batching: concurrent reads and decisions in one store call each."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from shared.errors import StoreUnavailableError
+from shared.store.base import Store, open_store
+from shared.store.model import Decided, Decision, Session
+from shared.store.protect import Protector
+from shared.vocabulary import Reason
+from tests.shared.store.support import decision, legacy
+from worker.batch import BatchingStore
+
+DATA_KEY = "unit-test-data-key-0123"
+
+
+class CountingStore:
+    """The real store, counting batched calls; fails the next ``failures`` decide_many calls."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.reads: list[int] = []
+        self.writes: list[int] = []
+        self.credentials: list[list[str | None]] = []
+        self.failures = 0
+
+    @property
+    def protector(self) -> Protector:
+        """The real store's protector."""
+        return self.store.protector
+
+    async def get_sessions(self, out_seq_nos: Sequence[str]) -> dict[str, Session]:
+        """Count, then read."""
+        self.reads.append(len(out_seq_nos))
+        return await self.store.get_sessions(out_seq_nos)
+
+    async def decide_many(self, decisions: Sequence[Decision]) -> list[Decided]:
+        """Count, then fail or decide."""
+        self.writes.append(len(decisions))
+        self.credentials.append([d.credential for d in decisions])
+        if self.failures:
+            self.failures -= 1
+            raise StoreUnavailableError("scripted outage")
+        return await self.store.decide_many(decisions)
+
+    async def claim_expired(
+        self, now: datetime, limit: int, decided_by: str, message_id: Callable[[str], str]
+    ) -> list[Session]:
+        """Delegate."""
+        return await self.store.claim_expired(now, limit, decided_by, message_id)
+
+    async def ping(self) -> None:
+        """Delegate."""
+        await self.store.ping()
+
+
+@pytest.fixture
+async def counting(tmp_path: Path) -> AsyncIterator[CountingStore]:
+    """A counting wrapper of a SQLite store in tmp_path."""
+    store = await open_store(f"sqlite:///{tmp_path}/wx.db", DATA_KEY)
+    yield CountingStore(store)
+    await store.close()
+
+
+async def test_concurrent_reads_are_one_store_read(counting: CountingStore) -> None:
+    """Reads requested in one loop turn go out as one get_sessions, each caller its own answer."""
+    created = [await counting.store.create_session(legacy()) for _ in range(5)]
+    batching = BatchingStore(counting)
+    keys = [s.out_seq_no for s in created] + ["no-such-session"]
+    found = await asyncio.gather(*(batching.get_session(k) for k in keys))
+    assert found == [*created, None]
+    assert counting.reads == [6]
+
+
+async def test_concurrent_decisions_are_one_committed_transaction(counting: CountingStore) -> None:
+    """Decisions made together are committed in one transaction; each caller gets its own."""
+    sessions = [await counting.store.create_session(legacy()) for _ in range(3)]
+    batching = BatchingStore(counting)
+    decisions = [decision(s.out_seq_no, f"cred-{9 - i}") for i, s in enumerate(sessions)]
+    replay = decision(sessions[0].out_seq_no, "cred-9", Reason.NOT_PASSED)
+    decided = await asyncio.gather(*(batching.decide(d) for d in [*decisions, replay]))
+    assert counting.writes == [4]
+    assert counting.credentials == [["cred-7", "cred-8", "cred-9", "cred-9"]]  # ledger order
+    assert [d.new for d in decided] == [True, True, True, False]
+    assert decided[3].decision == decisions[0]
+    for d in decisions:
+        assert await counting.store.decisions_for(d.out_seq_no) == [d]
+
+
+async def test_batches_are_capped_at_max_batch(counting: CountingStore) -> None:
+    """More concurrent reads than max_batch go out in several store calls."""
+    batching = BatchingStore(counting, max_batch=2)
+    found = await asyncio.gather(*(batching.get_session(f"absent-{i}") for i in range(5)))
+    assert found == [None] * 5
+    assert counting.reads == [2, 2, 1]
+
+
+async def test_a_failed_batch_fails_every_caller_and_the_next_batch_works(
+    counting: CountingStore,
+) -> None:
+    """An outage reaches each caller of the batch; none of it is stored; later calls work."""
+    sessions = [await counting.store.create_session(legacy()) for _ in range(2)]
+    batching = BatchingStore(counting)
+    counting.failures = 1
+    decisions = [decision(s.out_seq_no, f"cred-{i}") for i, s in enumerate(sessions)]
+    results = await asyncio.gather(*(batching.decide(d) for d in decisions), return_exceptions=True)
+    assert all(isinstance(r, StoreUnavailableError) for r in results)
+    assert await counting.store.decisions_for(sessions[0].out_seq_no) == []
+    decided = await asyncio.gather(*(batching.decide(d) for d in decisions))
+    assert [d.new for d in decided] == [True, True]
+
+
+async def test_a_cancelled_caller_leaves_the_others_answered(counting: CountingStore) -> None:
+    """Cancelling one waiting caller neither loses the others' answers nor breaks the batcher."""
+    created = await counting.store.create_session(legacy())
+    batching = BatchingStore(counting)
+    doomed = asyncio.ensure_future(batching.get_session("absent"))
+    kept = asyncio.ensure_future(batching.get_session(created.out_seq_no))
+    await asyncio.sleep(0)  # let both join the batch before one is cancelled
+    doomed.cancel()
+    assert await kept == created
+    with pytest.raises(asyncio.CancelledError):
+        await doomed
+    assert await batching.get_session(created.out_seq_no) == created

@@ -1,0 +1,147 @@
+"""Store work of concurrent messages gathered into one store call: the worker's store batching.
+
+Handlers read a session and record a decision one message at a time. :class:`BatchingStore`
+collects the reads (and, separately, the decisions) requested while the previous batch was on
+its way, or within one event-loop turn, and sends them as one ``get_sessions`` read or one
+``decide_many`` transaction: one thread hop and one COMMIT (one fsync) for many messages.
+Each caller is answered only once its batch's transaction is committed, so a decision is still
+durable before its event is published. A failed batch fails every caller in it (the
+transaction rolled back as a whole); each caller's patience retries its own step, and a
+replayed decision gets the first decision back, as with single calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar
+
+from shared.store.model import Decided, Decision, Session
+from worker.ports import Protection
+
+K = TypeVar("K")
+R = TypeVar("R")
+MAX_BATCH = 128
+
+
+class BatchableStore(Protocol):
+    """The store calls :class:`BatchingStore` builds on (``shared.store.base.Store`` has them)."""
+
+    @property
+    def protector(self) -> Protection:
+        """Keyed hashing and sealing under the data key."""
+        ...
+
+    async def get_sessions(self, out_seq_nos: Sequence[str]) -> dict[str, Session]:
+        """The sessions that exist among ``out_seq_nos``, by out_seq_no."""
+        ...
+
+    async def decide_many(self, decisions: Sequence[Decision]) -> list[Decided]:
+        """``decide`` for each, in order, in one transaction."""
+        ...
+
+    async def claim_expired(
+        self, now: datetime, limit: int, decided_by: str, message_id: Callable[[str], str]
+    ) -> list[Session]:
+        """Move up to ``limit`` overdue open sessions to expired, each for exactly one caller."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise when the store is unreachable."""
+        ...
+
+
+class Batcher(Generic[K, R]):
+    """Runs ``run(keys)`` for the keys submitted meanwhile; each caller gets its own result."""
+
+    def __init__(self, run: Callable[[list[K]], Awaitable[list[R]]], max_size: int) -> None:
+        self._run = run
+        self._max_size = max(1, max_size)
+        self._pending: list[tuple[K, asyncio.Future[R]]] = []
+        self._sending: asyncio.Task[None] | None = None
+
+    async def submit(self, key: K) -> R:
+        """The result for ``key``, from the next batch that goes out."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((key, future))
+        if self._sending is None:
+            # starts on the next loop turn, so every call made in this one joins the batch
+            self._sending = asyncio.ensure_future(self._send_all())
+        return await future
+
+    async def _send_all(self) -> None:
+        try:
+            while self._pending:
+                batch = self._pending[: self._max_size]
+                del self._pending[: self._max_size]
+                await self._send(batch)
+        finally:
+            self._sending = None
+
+    async def _send(self, batch: list[tuple[K, asyncio.Future[R]]]) -> None:
+        try:
+            results = await self._run([key for key, _ in batch])
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:  # noqa: BLE001 (not handled: forwarded to every caller)
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+
+class BatchingStore:
+    """The worker's :class:`~worker.ports.SessionStore`, sending reads and decisions in batches."""
+
+    def __init__(self, store: BatchableStore, *, max_batch: int = MAX_BATCH) -> None:
+        self._store = store
+        self._reads: Batcher[str, Session | None] = Batcher(self._read, max_batch)
+        self._decisions: Batcher[Decision, Decided] = Batcher(self._decide, max_batch)
+
+    @property
+    def protector(self) -> Protection:
+        """Keyed hashing and sealing under the data key."""
+        return self._store.protector
+
+    async def get_session(self, out_seq_no: str) -> Session | None:
+        """The session, or None when there is none (read together with concurrent reads)."""
+        return await self._reads.submit(out_seq_no)
+
+    async def decide(self, decision: Decision) -> Decided:
+        """Record a decision once per credential, committed with concurrent decisions."""
+        return await self._decisions.submit(decision)
+
+    async def claim_expired(
+        self, now: datetime, limit: int, decided_by: str, message_id: Callable[[str], str]
+    ) -> list[Session]:
+        """Move up to ``limit`` overdue open sessions to expired (not batched)."""
+        return await self._store.claim_expired(now, limit, decided_by, message_id)
+
+    async def ping(self) -> None:
+        """Raise when the store is unreachable."""
+        await self._store.ping()
+
+    async def _decide(self, decisions: list[Decision]) -> list[Decided]:
+        # every process writes the ledger in credential order, so two concurrent batches
+        # cannot wait on each other's rows (a deadlock on PostgreSQL); the sort is stable,
+        # so decisions on one credential keep their order and the first one wins
+        order = sorted(range(len(decisions)), key=lambda i: _ledger_key(decisions[i]))
+        decided = await self._store.decide_many([decisions[i] for i in order])
+        results: list[Decided | None] = [None] * len(decisions)
+        for i, result in zip(order, decided, strict=True):
+            results[i] = result
+        return [r for r in results if r is not None]
+
+    async def _read(self, out_seq_nos: list[str]) -> list[Session | None]:
+        found = await self._store.get_sessions(out_seq_nos)
+        return [found.get(key) for key in out_seq_nos]
+
+
+def _ledger_key(decision: Decision) -> str:
+    return decision.credential or ""

@@ -1,0 +1,240 @@
+"""The AMQP shell around the handler: consume ``{prefix}.verify``, ack, reconnect, drain.
+
+One connection and one channel with a prefetch window; each delivery runs as its own task,
+at most ``concurrency`` at a time, through :class:`worker.handler.Handler`. A delivery is acked
+only after the handler returned (its outcome stored and confirmed by the broker), in batches
+(:mod:`worker.acks`); :class:`~worker.patience.HandBackError` or an unexpected error returns it
+unacked (nack + requeue) so it is tried again — and counts toward the queue's delivery limit,
+which ends a poison message in the dead-letter queue.
+
+When the broker goes away the connection is re-established with bounded back-off; handlers
+still running for the old channel finish, and their acks are dropped (the broker redelivers
+those messages, and the handler decides them to the same outcome again). :meth:`Consumer.stop`
+stops consuming, waits up to a timeout for in-flight messages, cancels the rest (handed back
+unacked when the channel closes) and closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiormq
+from aio_pika.abc import AbstractConnection
+from aiormq.abc import AbstractChannel, DeliveredMessage
+
+from shared.amqp.connection import BROKER_ERRORS, keep_connected, until_closed
+from shared.amqp.topology import Topology
+from shared.log import get_logger
+from worker.acks import AckFrames, AckWindow
+from worker.handler import Delivery, Disposition
+from worker.metrics import WorkerMetrics
+
+log = get_logger(__name__)
+
+HANDED_BACK = "handed_back"
+
+
+class MessageHandler(Protocol):
+    """What the consumer runs for each delivery (``worker.handler.Handler``)."""
+
+    async def handle(self, delivery: Delivery) -> Disposition:
+        """Settle one delivery; raise to have it handed back."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StopSummary:
+    """What :meth:`Consumer.stop` did with the messages in flight."""
+
+    finished: int
+    handed_back: int
+
+
+class _AckSink:
+    """Sends the ack/nack frames of one channel, coalescing ``multiple`` acks per loop turn."""
+
+    def __init__(self, channel: aiormq.abc.AbstractChannel, max_held: int) -> None:
+        self._channel = channel
+        self._window = AckWindow(max_held)
+        self._upto: int | None = None
+        self._sends: set[asyncio.Future[None]] = set()
+
+    def ack(self, tag: int) -> None:
+        self._apply(self._window.settle(tag, acked=True))
+
+    def nack(self, tag: int) -> None:
+        self._send(lambda: self._channel.basic_nack(tag, requeue=True, wait=False))
+        self._apply(self._window.settle(tag, acked=False))
+
+    def _apply(self, frames: AckFrames) -> None:
+        for tag in frames.singles:
+            self._send(functools.partial(self._channel.basic_ack, tag, wait=False))
+        if frames.upto is not None:
+            if self._upto is None:
+                asyncio.get_running_loop().call_soon(self._flush)
+            self._upto = frames.upto
+
+    def _flush(self) -> None:
+        if self._upto is not None:
+            upto, self._upto = self._upto, None
+            self._send(lambda: self._channel.basic_ack(upto, multiple=True, wait=False))
+
+    def _send(self, frame: Callable[[], Awaitable[None]]) -> None:
+        if self._channel.is_closed:
+            return  # the broker hands these messages back by itself
+        task = asyncio.ensure_future(frame())
+        self._sends.add(task)
+        task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Future[None]) -> None:
+        self._sends.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("ack_not_sent", error=type(task.exception()).__name__)
+
+    async def drain(self) -> None:
+        """Send what is pending and wait until every frame is queued on the connection."""
+        self._flush()
+        await asyncio.gather(*self._sends, return_exceptions=True)
+
+
+class Consumer:
+    """Consumes the work queue until stopped; run :meth:`start`, then :meth:`stop`."""
+
+    def __init__(
+        self,
+        url: str,
+        topology: Topology,
+        handler: MessageHandler,
+        metrics: WorkerMetrics,
+        *,
+        prefetch: int,
+        concurrency: int,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self._url = url
+        self._topology = topology
+        self._handler = handler
+        self._metrics = metrics
+        self._prefetch = prefetch
+        self._slots = asyncio.Semaphore(concurrency)
+        self._max_backoff_s = max_backoff_s
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._ready = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._release = asyncio.Event()
+        self._consuming: tuple[AbstractChannel, str] | None = None
+        self._sink: _AckSink | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def ready(self) -> bool:
+        """True while consuming."""
+        return self._ready.is_set()
+
+    async def wait_ready(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109
+        """Wait until consuming; False when ``timeout`` passed first."""
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def start(self) -> None:
+        """Start the connection loop in the background."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="amqp-consumer")
+
+    async def stop(self, timeout: float) -> StopSummary:  # noqa: ASYNC109
+        """Stop consuming, finish in-flight messages within ``timeout``, hand back the rest."""
+        self._stopping.set()
+        await self._cancel_consumer()
+        in_flight = set(self._tasks)
+        done: set[asyncio.Task[Any]] = set()
+        if in_flight:
+            done, _ = await asyncio.wait(in_flight, timeout=timeout)
+        left = [t for t in in_flight if t not in done]
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
+        if self._sink is not None:
+            await self._sink.drain()
+        self._release.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        summary = StopSummary(finished=len(done), handed_back=len(left))
+        log.info("consumer_stopped", finished=summary.finished, handed_back=summary.handed_back)
+        return summary
+
+    async def _cancel_consumer(self) -> None:
+        if self._consuming is not None:
+            raw, tag = self._consuming
+            with contextlib.suppress(*BROKER_ERRORS):
+                await raw.basic_cancel(tag)
+            self._consuming = None
+
+    async def _run(self) -> None:
+        await keep_connected(
+            self._url, self._serve, self._stopping,
+            on_lost=self._lost, max_backoff_s=self._max_backoff_s,
+        )  # fmt: skip
+
+    def _lost(self) -> None:
+        self._ready.clear()
+        self._consuming = None
+
+    async def _serve(self, connection: AbstractConnection) -> None:
+        channel = await connection.channel(publisher_confirms=False)
+        await channel.set_qos(prefetch_count=self._prefetch)
+        await self._topology.declare(channel)
+        raw = await channel.get_underlay_channel()
+        sink = _AckSink(raw, max(1, self._prefetch // 4))
+        self._sink = sink
+        if self._stopping.is_set():
+            return
+        # aiormq's own consumer: one task per delivery, no aio-pika IncomingMessage wrapping
+        ok = await raw.basic_consume(
+            self._topology.verify, functools.partial(self._on_message, sink)
+        )
+        assert ok.consumer_tag is not None, "ConsumeOk names the consumer"
+        self._consuming = (raw, ok.consumer_tag)
+        self._ready.set()
+        log.info("consumer_started", queue=self._topology.verify, prefetch=self._prefetch)
+        await until_closed(connection, channel, self._release)
+
+    async def _on_message(self, sink: _AckSink, message: DeliveredMessage) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            disposition = await self._handle(message)
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+        tag = message.delivery_tag
+        if tag is None:
+            return
+        if disposition is None:
+            sink.nack(tag)
+            self._metrics.child(self._metrics.messages, HANDED_BACK).inc()
+        else:
+            sink.ack(tag)
+            self._metrics.child(self._metrics.messages, disposition.value).inc()
+
+    async def _handle(self, message: DeliveredMessage) -> Disposition | None:
+        props = message.header.properties
+        delivery = Delivery(message.body, props.message_id, props.headers or {})
+        async with self._slots:
+            self._metrics.in_flight.inc()
+            try:
+                return await self._handler.handle(delivery)
+            except Exception as exc:  # top of the consumer loop: hand it back
+                log.error("message_handed_back", error=type(exc).__name__, exc_info=True)
+                return None
+            finally:
+                self._metrics.in_flight.dec()
