@@ -49,12 +49,18 @@ SENSITIVE_KEYS = frozenset(
 )
 # an 18-character PRC ID number, or an access_token / secret carried in a URL or free text
 _ID_NUMBER_RE = re.compile(r"(?<![0-9A-Za-z])[1-9]\d{16}[\dXx](?![0-9A-Za-z])")
-_URL_SECRET_RE = re.compile(r"(?i)((?:access_token|secret|verify_result)=)[^&\s\"']+")
+_URL_SECRET_RE = re.compile(r"((?i:access_token|secret|verify_result)=)[^&\s\"']+")
 _AMQP_PASSWORD_RE = re.compile(r"(amqps?://[^:/@\s]+:)[^@\s]+@")
+# any of the three: one search decides whether a text needs the substitutions at all
+_ANY_SECRET_RE = re.compile(
+    "|".join(p.pattern for p in (_ID_NUMBER_RE, _URL_SECRET_RE, _AMQP_PASSWORD_RE))
+)
 
 
 def redact_text(text: str) -> str:
     """Mask ID numbers, URL-borne tokens and broker passwords inside free text."""
+    if _ANY_SECRET_RE.search(text) is None:  # the common case: nothing to mask
+        return text
     text = _ID_NUMBER_RE.sub(MASK, text)
     text = _URL_SECRET_RE.sub(lambda m: m.group(1) + MASK, text)
     return _AMQP_PASSWORD_RE.sub(lambda m: m.group(1) + MASK + "@", text)
@@ -82,13 +88,15 @@ def redact(
 
 
 def _shared_processors() -> list[Any]:
+    """Redaction sees every field the caller (or an exception) supplied; the level, logger name
+    and timestamp are added after it, as they are ours and never need masking."""
     return [
         structlog.contextvars.merge_contextvars,
+        structlog.processors.format_exc_info,
+        redact,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
-        redact,
     ]
 
 

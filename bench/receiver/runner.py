@@ -8,13 +8,14 @@ measured at half of its own saturation instead, and the report says so.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import platform
 import tempfile
 import time
 import uuid
 from pathlib import Path
+
+import uvloop
 
 from bench.receiver import profile, wrk
 from bench.receiver.broker import BenchBroker
@@ -37,7 +38,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--fixed-duration", type=float, default=10.0, help="fixed-rate phase, seconds")
     p.add_argument("--warmup", type=float, default=2.0, help="warm-up, seconds (0: none)")
     p.add_argument("--connections", type=int, default=64, help="wrk and open-loop connections")
-    p.add_argument("--receiver-workers", type=int, default=1, help="WXFACE_HTTP_WORKERS for (d)")
+    p.add_argument(
+        "--receiver-workers", type=int, default=2, help="WXFACE_HTTP_WORKERS for (d): one per core"
+    )
     p.add_argument("--max-rate", type=float, default=15000, help="sizes each push pool (/s)")
     p.add_argument("--output", type=Path, help="also write the Markdown report here")
     p.add_argument(
@@ -56,7 +59,7 @@ def main(argv: list[str]) -> int:
         return 2
     kinds = [Kind(letter.strip()) for letter in args.variants.split(",")]
     amqp_url = load_settings(AmqpSettings).amqp_url.get_secret_value()
-    return asyncio.run(run(kinds, amqp_url, args))
+    return uvloop.run(run(kinds, amqp_url, args))  # the load generators' loop, like (d)'s
 
 
 async def run(kinds: list[Kind], amqp_url: str, args: argparse.Namespace) -> int:

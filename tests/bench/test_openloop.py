@@ -95,6 +95,31 @@ async def test_unreachable_server_is_unanswered() -> None:
     assert (result.ok, result.unanswered) == (0, 4)
 
 
+async def test_garbled_answers_are_unanswered_and_idle_closes_are_survived() -> None:
+    """Non-HTTP bytes lose that request; a connection closed while idle is replaced."""
+    served = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal served
+        await reader.readuntil(b"{}")
+        served += 1
+        if served == 1:
+            writer.write(b"garbage\r\n\r\n")
+        else:  # answer, then drop the keep-alive connection while it is idle
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nsuccess")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        result = await run_open_loop("127.0.0.1", port, _requests(4, port), 20, 1)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert (result.ok, result.bad, result.unanswered) == (3, 0, 1)
+
+
 @pytest.mark.parametrize(
     ("values", "q", "expected"),
     [([1.0, 2.0, 3.0, 4.0], 50, 2.0), ([1.0, 2.0, 3.0, 4.0], 99, 4.0), ([5.0], 1, 5.0)],

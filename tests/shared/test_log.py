@@ -7,8 +7,19 @@ import logging
 
 import pytest
 import structlog
+from hypothesis import given
+from hypothesis import strategies as st
 
-from shared.log import MASK, configure_logging, get_logger, redact
+from shared.log import (
+    _AMQP_PASSWORD_RE,
+    _ID_NUMBER_RE,
+    _URL_SECRET_RE,
+    MASK,
+    configure_logging,
+    get_logger,
+    redact,
+    redact_text,
+)
 
 
 def test_sensitive_keys_are_masked() -> None:
@@ -44,6 +55,7 @@ def test_patterns_in_free_text_are_masked() -> None:
     assert "11010519491231002x" not in text
     assert "pw@" not in text
     assert "y=1" in text
+    assert redact_text("?ACCESS_TOKEN=abc") == f"?ACCESS_TOKEN={MASK}"  # any case
 
 
 def test_stdlib_records_go_through_redaction_as_json(
@@ -64,3 +76,34 @@ def test_stdlib_records_go_through_redaction_as_json(
     assert "SECRET1" not in lines[0]["event"]
     assert lines[1]["request_id"] == "r1"
     assert lines[1]["verify_result"] == MASK
+
+
+_SECRET_PARTS = st.sampled_from(
+    ["11010519491231002X", "310101199801011234", "access_token=", "SECRET=", "verify_result=",
+     "amqp://u:", "amqps://guest:", "pw@", "@", "=", "&", " ", "x", "9", "/", "?"]
+)  # fmt: skip
+
+
+@given(st.lists(st.one_of(_SECRET_PARTS, st.text(max_size=6)), max_size=12).map("".join))
+def test_the_quick_gate_never_skips_a_text_the_patterns_would_change(text: str) -> None:
+    """redact_text's one-search gate masks exactly what the three substitutions mask."""
+    unconditional = _ID_NUMBER_RE.sub(MASK, text)
+    unconditional = _URL_SECRET_RE.sub(lambda m: m.group(1) + MASK, unconditional)
+    unconditional = _AMQP_PASSWORD_RE.sub(lambda m: m.group(1) + MASK + "@", unconditional)
+    assert redact_text(text) == unconditional
+
+
+def test_exception_text_is_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    """A traceback (formatted before redaction runs) never carries an ID number."""
+    configure_logging("json", "info")
+    try:
+        try:
+            raise ValueError("bad id 11010519491231002X")
+        except ValueError:
+            get_logger("wx").exception("failed")
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    line = json.loads(capsys.readouterr().err.splitlines()[0])
+    assert "11010519491231002X" not in line["exception"]
+    assert (line["level"], line["logger"], line["event"]) == ("error", "wx", "failed")
