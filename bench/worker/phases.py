@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from bench.worker.cpu import CpuSample
+from bench.cpu import CpuSample
 from bench.worker.downstream import Collector
 from bench.worker.seed import APPID, OPENID, Credential
 from shared.amqp.publisher import Publisher

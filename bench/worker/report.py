@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.worker.cpu import BENCH, LOOP, RABBITMQ, STANDIN, SUBJECT
+from bench.cpu import BENCH, LOOP, RABBITMQ, STANDIN, SUBJECT
 from bench.worker.phases import PhaseResult, percentile
 
 CREDENTIAL_LIFE_S = 300.0

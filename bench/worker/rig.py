@@ -18,9 +18,9 @@ import aiohttp
 from aio_pika.abc import AbstractRobustConnection
 
 from bench.child import Child
+from bench.cpu import BENCH, RABBITMQ, STANDIN, SUBJECT, rabbitmq_pid
 from bench.worker import downstream
 from bench.worker.children import WorkerLaunch, start_standin
-from bench.worker.cpu import BENCH, RABBITMQ, STANDIN, SUBJECT, rabbitmq_pid
 from bench.worker.downstream import Collector
 from bench.worker.seed import APPID, DATA_KEY, SECRET, Credential, Seeder
 from shared.amqp.publisher import Publisher

@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 from bench.child import Child, child_env
+from bench.cpu import cpu_seconds
 from bench.receiver import profile
 from bench.worker.children import start_workers
-from bench.worker.cpu import cpu_seconds
 from bench.worker.phases import PhaseResult, drain, steady
 from bench.worker.report import Measured, render, valid
 from bench.worker.rig import Rig, open_rig

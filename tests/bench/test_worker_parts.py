@@ -6,7 +6,7 @@ import os
 
 import orjson
 
-from bench.worker.cpu import LOOP, SUBJECT, CpuSample, cpu_seconds, parse_stat
+from bench.cpu import LOOP, SUBJECT, CpuSample, cpu_seconds, parse_stat
 from bench.worker.downstream import Collector, parse
 from bench.worker.phases import PhaseResult, percentile
 from bench.worker.report import Measured, render, valid

@@ -9,8 +9,8 @@ import aiormq
 import pytest
 
 from bench.child import Child, child_env
+from bench.cpu import RABBITMQ, STANDIN, SUBJECT
 from bench.worker.children import start_workers
-from bench.worker.cpu import RABBITMQ, STANDIN, SUBJECT
 from bench.worker.phases import drain, steady
 from bench.worker.rig import open_rig
 from bench.worker.seed import APPID, SECRET
