@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from shared.store.model import Decided, Decision, Session
@@ -39,12 +38,6 @@ class BatchableStore(Protocol):
 
     async def decide_many(self, decisions: Sequence[Decision]) -> list[Decided]:
         """``decide`` for each, in order, in one transaction."""
-        ...
-
-    async def claim_expired(
-        self, now: datetime, limit: int, decided_by: str, message_id: Callable[[str], str]
-    ) -> list[Session]:
-        """Move up to ``limit`` overdue open sessions to expired, each for exactly one caller."""
         ...
 
     async def ping(self) -> None:
@@ -116,12 +109,6 @@ class BatchingStore:
     async def decide(self, decision: Decision) -> Decided:
         """Record a decision once per credential, committed with concurrent decisions."""
         return await self._decisions.submit(decision)
-
-    async def claim_expired(
-        self, now: datetime, limit: int, decided_by: str, message_id: Callable[[str], str]
-    ) -> list[Session]:
-        """Move up to ``limit`` overdue open sessions to expired (not batched)."""
-        return await self._store.claim_expired(now, limit, decided_by, message_id)
 
     async def ping(self) -> None:
         """Raise when the store is unreachable."""

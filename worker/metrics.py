@@ -57,6 +57,11 @@ class WorkerMetrics:
         self.swept = Counter(
             "wxface_worker_sessions_expired", "Sessions expired by the sweep", registry=r
         )
+        self.republished = Counter(
+            "wxface_worker_expiries_republished",
+            "Expiry events published again from the outbox (their first publish went unconfirmed)",
+            registry=r,
+        )
         self.purged = Counter(
             "wxface_worker_sessions_purged", "Sessions purged after their retention", registry=r
         )

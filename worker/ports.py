@@ -1,17 +1,19 @@
 """The seams the worker's message handling depends on, as Protocols.
 
-Each has one real implementation elsewhere (``shared.store`` for :class:`SessionStore`,
-``shared.wechat.client.WechatClient`` for :class:`WechatApi`, ``shared.amqp.publisher.Publisher``
-for :class:`EventPublisher`) and one hand-written fake in ``tests/worker/fakes.py``.
+Each has one real implementation elsewhere (``shared.store`` for :class:`SessionStore` and
+:class:`ExpiryStore`, ``shared.wechat.client.WechatClient`` for :class:`WechatApi`,
+``shared.amqp.publisher.Publisher`` for :class:`EventPublisher`). The WeChat client and the
+publisher have hand-written fakes in ``tests/worker/fakes.py``; the store seams are tested
+against the real SQLite and PostgreSQL stores.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared.store.model import Decided, Decision, Session
+from shared.store.model import Decided, Decision, Session, UnpublishedExpiry
 from shared.wechat.result import FaceInfo, VerifyInfo
 
 
@@ -47,14 +49,32 @@ class SessionStore(Protocol):
         """Record a decision once per credential; a replay gets the first decision back."""
         ...
 
+    async def ping(self) -> None:
+        """Raise when the store is unreachable."""
+        ...
+
+
+class ExpiryStore(Protocol):
+    """The part of the state store the expiry sweep needs: the claim and its outbox."""
+
     async def claim_expired(
         self, now: datetime, limit: int, decided_by: str, message_id: Callable[[str], str]
     ) -> list[Session]:
-        """Move up to ``limit`` overdue open sessions to expired, each for exactly one caller."""
+        """Move up to ``limit`` overdue open sessions to expired, each for exactly one caller.
+
+        Each expiry stays in the outbox (leased to this caller from ``now``) until it is
+        marked published.
+        """
         ...
 
-    async def ping(self) -> None:
-        """Raise when the store is unreachable."""
+    async def take_unpublished_expiries(
+        self, now: datetime, leased_before: datetime, limit: int
+    ) -> list[UnpublishedExpiry]:
+        """Lease to this caller up to ``limit`` outbox expiries last leased before then."""
+        ...
+
+    async def mark_expiries_published(self, message_ids: Sequence[str]) -> None:
+        """Take these expiries out of the outbox: the broker confirmed their events."""
         ...
 
 

@@ -5,7 +5,16 @@ implement the :class:`Store` protocol and pass the same test suite.
 """
 
 from shared.store.base import Store, open_store
-from shared.store.model import Decided, Decision, NewSession, Session
+from shared.store.model import Decided, Decision, NewSession, Session, UnpublishedExpiry
 from shared.store.protect import Protector
 
-__all__ = ["Decided", "Decision", "NewSession", "Protector", "Session", "Store", "open_store"]
+__all__ = [
+    "Decided",
+    "Decision",
+    "NewSession",
+    "Protector",
+    "Session",
+    "Store",
+    "UnpublishedExpiry",
+    "open_store",
+]

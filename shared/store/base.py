@@ -9,7 +9,15 @@ from datetime import datetime
 from typing import Protocol
 
 from shared.errors import ConfigError
-from shared.store.model import Clock, Decided, Decision, NewSession, Session, utc_now
+from shared.store.model import (
+    Clock,
+    Decided,
+    Decision,
+    NewSession,
+    Session,
+    UnpublishedExpiry,
+    utc_now,
+)
 from shared.store.postgres import PostgresStore
 from shared.store.protect import Protector
 from shared.store.sqlite import SqliteStore
@@ -65,9 +73,24 @@ class Store(Protocol):
     ) -> list[Session]:
         """Expire up to ``limit`` open sessions whose expires_at < now, each for one caller.
 
-        Each becomes expired/session_expired, logged with ``message_id(out_seq_no)``; the
-        sessions are returned as they are now.
+        Each becomes expired/session_expired, logged with ``message_id(out_seq_no)`` and, in
+        the same transaction, put in the expiry outbox (leased to this caller from ``now``)
+        until :meth:`mark_expiries_published`; the sessions are returned as they are now.
         """
+        ...
+
+    async def take_unpublished_expiries(
+        self, now: datetime, leased_before: datetime, limit: int
+    ) -> list[UnpublishedExpiry]:
+        """Lease up to ``limit`` outbox expiries whose last lease began before ``leased_before``.
+
+        Each is leased to this caller from ``now`` (a concurrent caller cannot take it until
+        that lease is older than its own ``leased_before`` too), oldest lease first.
+        """
+        ...
+
+    async def mark_expiries_published(self, message_ids: Sequence[str]) -> None:
+        """Take these expiries out of the outbox (the broker confirmed their events)."""
         ...
 
     async def purge_sessions(self, older_than: datetime) -> int:

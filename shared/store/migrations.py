@@ -63,11 +63,11 @@ def load(dialect: Dialect) -> list[Migration]:
     return found
 
 
-def _pending(dialect: Dialect, current: int) -> list[Migration]:
+def _pending(dialect: Dialect, current: int, target: int | None) -> list[Migration]:
     known = load(dialect)
     if current > len(known):
         raise StoreError(f"database schema version {current} is newer than this code's")
-    return known[current:]
+    return known[current:target]
 
 
 def split_sqlite(script: str) -> list[str]:
@@ -84,13 +84,16 @@ def split_sqlite(script: str) -> list[str]:
     return statements
 
 
-def migrate_sqlite(conn: sqlite3.Connection) -> int:
-    """Bring an (autocommit-mode) SQLite connection's schema up to date; return the version."""
+def migrate_sqlite(conn: sqlite3.Connection, target: int | None = None) -> int:
+    """Bring an (autocommit-mode) SQLite connection's schema up to date; return the version.
+
+    ``target`` stops at that version instead (tests build databases of older releases).
+    """
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(_SQLITE_VERSION_TABLE)
         current = int(conn.execute(_CURRENT).fetchone()[0])
-        for migration in _pending("sqlite", current):
+        for migration in _pending("sqlite", current, target):
             for statement in split_sqlite(migration.sql):
                 conn.execute(statement)
             conn.execute(
@@ -105,13 +108,18 @@ def migrate_sqlite(conn: sqlite3.Connection) -> int:
     return current
 
 
-async def migrate_postgres(conn: asyncpg.Connection | PoolConnectionProxy) -> int:
-    """Bring a PostgreSQL schema (the first of the search_path) up to date; return the version."""
+async def migrate_postgres(
+    conn: asyncpg.Connection | PoolConnectionProxy, target: int | None = None
+) -> int:
+    """Bring a PostgreSQL schema (the first of the search_path) up to date; return the version.
+
+    ``target`` stops at that version instead (tests build databases of older releases).
+    """
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", ADVISORY_LOCK_KEY)
         await conn.execute(_POSTGRES_VERSION_TABLE)
         current = int(await conn.fetchval(_CURRENT))
-        for migration in _pending("postgres", current):
+        for migration in _pending("postgres", current, target):
             await conn.execute(migration.sql)
             await conn.execute(
                 "INSERT INTO schema_version (version, name) VALUES ($1, $2)",

@@ -130,3 +130,23 @@ class Decided:
     new: bool
     reused: bool
     status: Status | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnpublishedExpiry:
+    """An expiry decision whose event the broker has not confirmed yet: an expiry-outbox entry.
+
+    It holds what the ``session_expired`` event is built from, as it was when the session was
+    claimed (``decided_at`` is the decision's time), so that every publication of it — the
+    first and any after a crash — is the same event byte for byte.
+    """
+
+    message_id: str
+    out_seq_no: str
+    flow: Flow
+    openid: str | None
+    decided_at: datetime
+
+    def __post_init__(self) -> None:
+        """Store the decision time in UTC (a naive datetime is refused)."""
+        object.__setattr__(self, "decided_at", utc(self.decided_at))

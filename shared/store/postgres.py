@@ -3,7 +3,8 @@
 asyncpg prepares and caches each statement per connection, so the fixed SQL below is parsed
 once per connection. A decision is one statement in the common case (the log insert and the
 session update in one CTE); exactly-once comes from the unique ledger columns
-(``ON CONFLICT DO NOTHING``) and, for the expiry sweep, ``FOR UPDATE SKIP LOCKED``.
+(``ON CONFLICT DO NOTHING``) and, for the expiry sweep and its outbox, ``FOR UPDATE SKIP
+LOCKED``.
 The schema is the first of the connection's ``search_path`` (``?search_path=`` in the URL).
 """
 
@@ -19,16 +20,19 @@ from asyncpg.pool import PoolConnectionProxy
 
 from shared.errors import SessionExistsError, StoreError, StoreUnavailableError
 from shared.store.migrations import migrate_postgres
-from shared.store.model import Clock, Decided, Decision, NewSession, Session
+from shared.store.model import Clock, Decided, Decision, NewSession, Session, UnpublishedExpiry
 from shared.store.protect import Protector
 from shared.store.rows import (
     DECISION_COLUMNS,
+    OUTBOX_COLUMNS,
     SESSION_COLUMNS,
     decision_from,
+    expiry_entry,
     protected_session,
     replaceable,
     session_from,
     sql_list,
+    unpublished_from,
 )
 from shared.vocabulary import Outcome, Reason, Status
 
@@ -38,6 +42,7 @@ _UNAVAILABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.
 
 _S = ", ".join(SESSION_COLUMNS)
 _D = ", ".join(DECISION_COLUMNS)
+_O = ", ".join(OUTBOX_COLUMNS)
 _INSERT_SESSION = (
     f"INSERT INTO sessions ({_S}) VALUES ({', '.join(f'${i}' for i in range(1, 15))}) "
     "ON CONFLICT (out_seq_no) DO NOTHING RETURNING 1"
@@ -75,6 +80,18 @@ _CLAIM = (
     f"updated_at = $1 FROM due WHERE s.out_seq_no = due.out_seq_no "
     f"RETURNING {', '.join('s.' + c for c in SESSION_COLUMNS)}"
 )
+# the claim is the first lease: leased_at starts at the decision time
+_OUTBOX = (
+    f"INSERT INTO expiry_outbox ({_O}, leased_at) VALUES ($1, $2, $3, $4, $5, $5) "
+    "ON CONFLICT DO NOTHING"
+)
+_TAKE = (
+    "WITH due AS (SELECT message_id FROM expiry_outbox WHERE leased_at < $2 "
+    "ORDER BY leased_at LIMIT $3 FOR UPDATE SKIP LOCKED) "
+    "UPDATE expiry_outbox o SET leased_at = $1 FROM due WHERE o.message_id = due.message_id "
+    f"RETURNING {', '.join('o.' + c for c in OUTBOX_COLUMNS)}"
+)
+_PUBLISHED = "DELETE FROM expiry_outbox WHERE message_id = ANY($1::text[])"
 _PURGE = (
     "WITH gone AS (DELETE FROM sessions WHERE updated_at < $1 RETURNING 1) "
     "SELECT count(*) FROM gone"
@@ -94,6 +111,10 @@ def _decision_params(d: Decision) -> tuple[Any, ...]:
         *(d.out_seq_no, d.credential, d.outcome.value, _value(d.reason), d.wechat_code),
         *(d.message_id, d.decided_at, d.decided_by),
     )
+
+
+def _outbox_params(e: UnpublishedExpiry) -> tuple[Any, ...]:
+    return (e.message_id, e.out_seq_no, e.flow.value, e.openid, e.decided_at)
 
 
 def _value(reason: Reason | None) -> str | None:
@@ -226,7 +247,23 @@ class PostgresStore:
             claimed = [session_from(r) for r in await conn.fetch(_CLAIM, now, limit)]
             logged = [_expiry(s, now, decided_by, message_id) for s in claimed]
             await conn.executemany(_LOG, [_decision_params(d) for d in logged])
+            entries = [expiry_entry(s, d) for s, d in zip(claimed, logged, strict=True)]
+            await conn.executemany(_OUTBOX, [_outbox_params(e) for e in entries])
         return claimed
+
+    async def take_unpublished_expiries(
+        self, now: datetime, leased_before: datetime, limit: int
+    ) -> list[UnpublishedExpiry]:
+        """Lease up to ``limit`` unpublished expiries whose lease began before ``leased_before``."""
+        async with self._conn() as conn:
+            rows = await conn.fetch(_TAKE, now, leased_before, limit)
+        return [unpublished_from(r) for r in rows]
+
+    async def mark_expiries_published(self, message_ids: Sequence[str]) -> None:
+        """Drop these expiries from the outbox (their events are confirmed), in one statement."""
+        if message_ids:
+            async with self._conn() as conn:
+                await conn.execute(_PUBLISHED, list(dict.fromkeys(message_ids)))
 
     async def purge_sessions(self, older_than: datetime) -> int:
         """Delete sessions last updated before ``older_than``; the decision log stays."""

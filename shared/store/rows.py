@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared.store.model import Decision, NewSession, Session, utc
+from shared.store.model import Decision, NewSession, Session, UnpublishedExpiry, utc
 from shared.store.protect import Protector
 from shared.vocabulary import Flow, Outcome, Reason, Status
 
@@ -39,6 +39,7 @@ DECISION_COLUMNS = (
     "decided_at",
     "decided_by",
 )
+OUTBOX_COLUMNS = ("message_id", "out_seq_no", "flow", "openid", "decided_at")
 
 
 class Row(Protocol):
@@ -117,6 +118,28 @@ def decision_from(row: Row) -> Decision:
         message_id=row["message_id"],
         decided_at=moment(row["decided_at"]),
         decided_by=row["decided_by"],
+    )
+
+
+def expiry_entry(session: Session, decision: Decision) -> UnpublishedExpiry:
+    """The outbox entry of an expiry ``decision`` just taken about the claimed ``session``."""
+    return UnpublishedExpiry(
+        message_id=decision.message_id,
+        out_seq_no=session.out_seq_no,
+        flow=session.flow,
+        openid=session.openid,
+        decided_at=decision.decided_at,
+    )
+
+
+def unpublished_from(row: Row) -> UnpublishedExpiry:
+    """An :class:`UnpublishedExpiry` from a row holding :data:`OUTBOX_COLUMNS`."""
+    return UnpublishedExpiry(
+        message_id=row["message_id"],
+        out_seq_no=row["out_seq_no"],
+        flow=Flow(row["flow"]),
+        openid=row["openid"],
+        decided_at=moment(row["decided_at"]),
     )
 
 

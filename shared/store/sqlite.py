@@ -19,17 +19,20 @@ from typing import Any, TypeVar
 
 from shared.errors import SessionExistsError, StoreError, StoreUnavailableError
 from shared.store.migrations import migrate_sqlite
-from shared.store.model import Clock, Decided, Decision, NewSession, Session
+from shared.store.model import Clock, Decided, Decision, NewSession, Session, UnpublishedExpiry
 from shared.store.protect import Protector
 from shared.store.rows import (
     DECISION_COLUMNS,
+    OUTBOX_COLUMNS,
     SESSION_COLUMNS,
     decision_from,
+    expiry_entry,
     iso,
     protected_session,
     replaceable,
     session_from,
     sql_list,
+    unpublished_from,
 )
 from shared.vocabulary import Outcome, Reason, Status
 
@@ -38,6 +41,7 @@ BUSY_TIMEOUT_MS = 10_000
 
 _S = ", ".join(SESSION_COLUMNS)
 _D = ", ".join(DECISION_COLUMNS)
+_O = ", ".join(OUTBOX_COLUMNS)
 _INSERT_SESSION = (
     f"INSERT INTO sessions ({_S}) VALUES ({', '.join('?' * len(SESSION_COLUMNS))}) "
     "ON CONFLICT (out_seq_no) DO NOTHING RETURNING 1"
@@ -68,6 +72,15 @@ _CLAIM = (
     "WHERE status IN ('pending', 'queued') AND expires_at < ? ORDER BY expires_at LIMIT ?) "
     f"RETURNING {_S}"
 )
+_OUTBOX = (
+    f"INSERT INTO expiry_outbox ({_O}, leased_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+_TAKE = (
+    "UPDATE expiry_outbox SET leased_at = ? WHERE message_id IN (SELECT message_id "
+    "FROM expiry_outbox WHERE leased_at < ? ORDER BY leased_at LIMIT ?) "
+    f"RETURNING {_O}"
+)
+_PUBLISHED = "DELETE FROM expiry_outbox WHERE message_id IN "
 _PURGE = "DELETE FROM sessions WHERE updated_at < ?"
 
 
@@ -116,6 +129,12 @@ def _expiry(session: Session, now: datetime, by: str, message_id: Callable[[str]
     return Decision(session.out_seq_no, None, reason.outcome, reason, None, mid, now, by)
 
 
+def _outbox_params(e: UnpublishedExpiry) -> tuple[Any, ...]:
+    # the claim is the first lease: leased_at starts at the decision time
+    decided_at = iso(e.decided_at)
+    return (e.message_id, e.out_seq_no, e.flow.value, e.openid, decided_at, decided_at)
+
+
 def _claim(
     conn: sqlite3.Connection,
     now: datetime,
@@ -123,11 +142,25 @@ def _claim(
     decided_by: str,
     message_id: Callable[[str], str],
 ) -> list[Session]:
-    """Expire up to ``limit`` overdue open sessions and log each (write transaction open)."""
+    """Expire up to ``limit`` overdue open sessions, log each and put it in the outbox."""
     claimed = [session_from(r) for r in conn.execute(_CLAIM, (iso(now), iso(now), limit))]
     logged = [_expiry(s, now, decided_by, message_id) for s in claimed]
     conn.executemany(_LOG, [_decision_params(d) for d in logged])
+    entries = [expiry_entry(s, d) for s, d in zip(claimed, logged, strict=True)]
+    conn.executemany(_OUTBOX, [_outbox_params(e) for e in entries])
     return claimed
+
+
+def _take(
+    conn: sqlite3.Connection, now: datetime, leased_before: datetime, limit: int
+) -> list[UnpublishedExpiry]:
+    """Lease up to ``limit`` outbox entries last leased before ``leased_before`` to the caller."""
+    rows = conn.execute(_TAKE, (iso(now), iso(leased_before), limit)).fetchall()
+    return [unpublished_from(r) for r in rows]
+
+
+def _mark_published(conn: sqlite3.Connection, message_ids: tuple[str, ...]) -> None:
+    conn.execute(_PUBLISHED + "(" + ", ".join("?" * len(message_ids)) + ")", message_ids)
 
 
 def _enable_wal(conn: sqlite3.Connection, within_s: float) -> None:
@@ -263,6 +296,18 @@ class SqliteStore:
         return await self._write(
             partial(_claim, now=now, limit=limit, decided_by=decided_by, message_id=message_id)
         )
+
+    async def take_unpublished_expiries(
+        self, now: datetime, leased_before: datetime, limit: int
+    ) -> list[UnpublishedExpiry]:
+        """Lease up to ``limit`` unpublished expiries whose lease began before ``leased_before``."""
+        return await self._write(partial(_take, now=now, leased_before=leased_before, limit=limit))
+
+    async def mark_expiries_published(self, message_ids: Sequence[str]) -> None:
+        """Drop these expiries from the outbox (their events are confirmed), in one statement."""
+        keys = tuple(dict.fromkeys(message_ids))
+        if keys:
+            await self._write(partial(_mark_published, message_ids=keys))
 
     async def purge_sessions(self, older_than: datetime) -> int:
         """Delete sessions last updated before ``older_than``; the decision log stays."""

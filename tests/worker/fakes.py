@@ -60,10 +60,14 @@ class Published:
 
 @dataclass
 class FakePublisher:
-    """Records confirmed publishes; fails the next ``failures`` publishes with PublishError."""
+    """Records confirmed publishes; fails the next ``failures`` publishes with PublishError.
+
+    ``attempted`` holds every call, the failed ones too (what was sent but never confirmed).
+    """
 
     failures: int = 0
     published: list[Published] = field(default_factory=list)
+    attempted: list[Published] = field(default_factory=list)
 
     @property
     def ready(self) -> bool:
@@ -79,10 +83,12 @@ class FakePublisher:
         headers: Mapping[str, Any] | None = None,
     ) -> None:
         """Record the message, or fail while failures are left."""
+        message = Published(exchange, routing_key, body, message_id, headers)
+        self.attempted.append(message)
         if self.failures > 0:
             self.failures -= 1
             raise PublishError("broker not connected")
-        self.published.append(Published(exchange, routing_key, body, message_id, headers))
+        self.published.append(message)
 
     def to(self, exchange: str) -> list[Published]:
         """The messages published to ``exchange``."""

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -48,12 +47,6 @@ class CountingStore:
             self.failures -= 1
             raise StoreUnavailableError("scripted outage")
         return await self.store.decide_many(decisions)
-
-    async def claim_expired(
-        self, now: datetime, limit: int, decided_by: str, message_id: Callable[[str], str]
-    ) -> list[Session]:
-        """Delegate."""
-        return await self.store.claim_expired(now, limit, decided_by, message_id)
 
     async def ping(self) -> None:
         """Delegate."""

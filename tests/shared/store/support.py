@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from shared.store import Decision, NewSession, Store, open_store
-from shared.store.migrations import Dialect
+from shared.store.migrations import Dialect, migrate_postgres, migrate_sqlite
 from shared.vocabulary import Flow, Outcome, Reason
 
 DATA_KEY = "test-data-key-0123456789abcdef"
@@ -109,6 +109,18 @@ class Database:
     async def open(self) -> Store:
         """A store on this database."""
         return await open_store(self.url, DATA_KEY)
+
+    async def migrate_to(self, version: int) -> None:
+        """Apply the migrations up to ``version`` only: the database of an older release."""
+        if self.path is not None:
+            with closing(sqlite3.connect(self.path, isolation_level=None)) as lite:
+                migrate_sqlite(lite, target=version)
+            return
+        conn = await asyncpg.connect(self.url)
+        try:
+            await migrate_postgres(conn, target=version)
+        finally:
+            await conn.close()
 
     async def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """Run ``sql`` directly (not through the store) and return the rows."""

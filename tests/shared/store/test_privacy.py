@@ -16,6 +16,7 @@ from tests.shared.store.support import (
     id_md5,
     legacy,
     name_md5,
+    now,
     v2,
 )
 
@@ -44,6 +45,8 @@ async def _fill(store: Store) -> None:
     await store.decide(
         decision(b.out_seq_no, store.protector.credential_hash("x"), Reason.NOT_PASSED)
     )
+    await store.create_session(v2(expires_in=-60))  # its expiry waits in the outbox
+    assert len(await store.claim_expired(now(), 10, "sweeper", lambda seq: "expired-" + seq)) == 1
 
 
 def _occurrences(blob: bytes) -> dict[str, int]:
@@ -59,7 +62,7 @@ async def _postgres_text(database: Database) -> bytes:
     tables = await database.rows(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
     )
-    assert {"sessions", "decision_log", "schema_version"} <= {t[0] for t in tables}
+    assert {"sessions", "decision_log", "expiry_outbox", "schema_version"} <= {t[0] for t in tables}
     dump = [
         str(r) for (table,) in tables for r in await database.rows(f"SELECT t::text FROM {table} t")
     ]
