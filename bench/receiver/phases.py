@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.cpu import RABBITMQ, SUBJECT, CpuSample, rabbitmq_pid
 from bench.receiver import profile
 from bench.receiver.broker import BenchBroker
 from bench.receiver.openloop import OpenLoopResult, run_open_loop
-from bench.receiver.process import ProcessRss, Server
+from bench.receiver.process import ProcessRss, Server, process_tree
 from bench.receiver.pushes import raw_requests, sign_pushes, write_requests
 from bench.receiver.wrk import WrkResult, run_wrk
 
@@ -37,11 +39,19 @@ class Target:
 
 @dataclass(frozen=True)
 class Saturation:
-    """The saturation phase: wrk's result, RSS at its end, and the queue depth after it."""
+    """The saturation phase: wrk's result, RSS at its end, the queue depth after it, and the CPU
+    seconds used during it by the server's processes (SUBJECT) and by RabbitMQ (RABBITMQ)."""
 
     wrk: WrkResult
     rss: list[ProcessRss]
     queued: int | None
+    cpu_s: Mapping[str, float] = field(default_factory=dict)
+
+    def cpu_us_per_push(self, group: str) -> float | None:
+        """CPU µs of ``group`` per ``success`` (None when not measured)."""
+        if group not in self.cpu_s or not self.wrk.ok:
+            return None
+        return self.cpu_s[group] / self.wrk.ok * 1e6
 
     @property
     def valid(self) -> bool:
@@ -82,6 +92,8 @@ async def saturate(
     """
     requests_file = target.workdir / "requests.txt"
     write_requests(sign_pushes(pool, _tag()), requests_file)
+    groups = _cpu_groups(target)
+    before = CpuSample.take(groups)
     load = run_wrk(target.url, requests_file, duration_s, connections)
     try:
         if profile_out is None:
@@ -91,8 +103,18 @@ async def saturate(
             result, _ = await asyncio.gather(load, sampled)
     finally:
         requests_file.unlink(missing_ok=True)
+    cpu = CpuSample.take(groups).since(before)
     rss = target.server.rss()
-    return Saturation(result, rss, await _settle(target, broker, result.ok))
+    return Saturation(result, rss, await _settle(target, broker, result.ok), cpu)
+
+
+def _cpu_groups(target: Target) -> dict[str, list[int]]:
+    """The server's process tree and, for the durable variants, RabbitMQ's VM."""
+    groups = {SUBJECT: process_tree(target.server.pid)}
+    beam = rabbitmq_pid() if target.queue is not None else None
+    if beam is not None:
+        groups[RABBITMQ] = [beam]
+    return groups
 
 
 async def fixed_rate(

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bench.cpu import RABBITMQ, SUBJECT
 from bench.receiver.phases import FixedRate, Saturation
 from bench.receiver.profile import ProfileSummary
 from bench.receiver.variants import TITLES, Kind
@@ -37,9 +38,9 @@ def render(results: Mapping[Kind, VariantResult], common_rate: float, context: s
         "",
         f"Fixed-rate phase: {common_rate:,.0f}/s (half of (d)'s saturation) unless noted.",
         "",
-        "| variant | saturation ok/s | wrk p50/p99 ms | queue check | fixed rate | "
-        "p50 / p99 ms | RSS MB (max, processes) |",
-        "|---|---:|---:|---|---:|---:|---:|",
+        "| variant | saturation ok/s | wrk p50/p99 ms | CPU µs/push: server, RabbitMQ | "
+        "queue check | fixed rate | p50 / p99 ms | RSS MB (max, processes) |",
+        "|---|---:|---:|---:|---|---:|---:|---:|",
     ]
     lines += [_row(r) for r in results.values()]
     lines += ["", *_notes(results), *_verdict(results)]
@@ -59,11 +60,16 @@ def _row(r: VariantResult) -> str:
         res = r.fixed.result
         fixed = f"{res.rate:,.0f}/s" + (" *" if r.fixed_note else "")
         latency = f"{res.percentile_ms(50):.1f} / {res.percentile_ms(99):.1f}"
+    cpu = ", ".join(_us(sat.cpu_us_per_push(group)) for group in (SUBJECT, RABBITMQ))
     return (
         f"| {TITLES[r.kind]} | {sat.wrk.ok_per_s:,.0f} | {sat.wrk.p50_ms:.1f} / "
-        f"{sat.wrk.p99_ms:.1f} | {_check(r)} | {fixed} | {latency} | "
+        f"{sat.wrk.p99_ms:.1f} | {cpu} | {_check(r)} | {fixed} | {latency} | "
         f"{rss:.0f} ({len(sat.rss)}) |"
     )
+
+
+def _us(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f}"
 
 
 def _check(r: VariantResult) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench.__main__ import main as bench_main
+from bench.cpu import RABBITMQ, SUBJECT
 from bench.receiver.openloop import OpenLoopResult
 from bench.receiver.phases import FixedRate, Saturation
 from bench.receiver.process import ProcessRss
@@ -54,6 +55,16 @@ def test_report_states_ratios_and_targets() -> None:
     assert "queue checks: all passed" in text
     results[Kind.FLASK] = _result(Kind.FLASK, 6500, 6400, 1000)
     assert "FAILED" in render(results, 3000, "context")
+
+
+def test_report_gives_cpu_per_push_of_server_and_broker() -> None:
+    """CPU seconds of the phase over its success count, in µs; a dash when not measured."""
+    wrk = WrkResult(10.0, 20000, 20005, 20000, 0, 0, 0, 1.0, 9.0)
+    sat = Saturation(wrk, [], 20000, {SUBJECT: 5.0, RABBITMQ: 3.0})
+    assert (sat.cpu_us_per_push(SUBJECT), sat.cpu_us_per_push(RABBITMQ)) == (250.0, 150.0)
+    text = render({Kind.WXFACE: VariantResult(Kind.WXFACE, sat, None, "")}, 1000, "context")
+    assert "| 250, 150 |" in text
+    assert _result(Kind.BARE, 1000, None, None).saturation.cpu_us_per_push(SUBJECT) is None
 
 
 def test_dispatcher_refuses_unknown_benchmarks() -> None:
