@@ -69,6 +69,10 @@ class Spool:
         """False after a disk failure; the process should be replaced."""
         return self._broken is None
 
+    def has_room(self, nbytes: int) -> bool:
+        """True when ``nbytes`` more would fit under the bound (and the spool is writable)."""
+        return self.writable and self._bytes + nbytes <= self._max_bytes
+
     def open(self) -> None:
         """Create the directory if needed and account for segments already there."""
         try:

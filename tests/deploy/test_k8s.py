@@ -1,12 +1,14 @@
-"""deploy/k8s: Deployments with probes and resources, PDBs, and ConfigMap/Secret wiring for
-every setting (checked statically: parsed YAML, no cluster)."""
+"""deploy/k8s: the receiver StatefulSet and worker Deployment with probes and resources, PDBs,
+and ConfigMap/Secret wiring for every setting (checked statically: parsed YAML, no cluster)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from aiohttp import web
 
+from receiver import health as receiver_health
 from shared.settings import ReceiverSettings, WorkerSettings
 from tests.deploy.files import (
     K8S,
@@ -18,11 +20,15 @@ from tests.deploy.files import (
     settings_variables,
     wxface_variables,
 )
+from worker.health import create_health_app
+from worker.metrics import WorkerMetrics
 
 PROCESSES = [
     ("wxface-receiver", "receiver", RECEIVER_PORT),
     ("wxface-worker", "worker", WORKER_PORT),
 ]
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+READINESS = {"receiver": "/readyz/intake", "worker": "/readyz"}
 
 
 def _object(kind: str, name: str) -> dict[str, Any]:
@@ -31,11 +37,34 @@ def _object(kind: str, name: str) -> dict[str, Any]:
     return found[0]
 
 
+def _workload(name: str) -> dict[str, Any]:
+    """The Deployment or StatefulSet called ``name``."""
+    found = [
+        o for o in k8s_objects() if o["kind"] in WORKLOAD_KINDS and o["metadata"]["name"] == name
+    ]
+    assert len(found) == 1, name
+    return found[0]
+
+
 def _container(deployment: str) -> dict[str, Any]:
-    containers = _object("Deployment", deployment)["spec"]["template"]["spec"]["containers"]
+    containers = _workload(deployment)["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1
     container: dict[str, Any] = containers[0]
     return container
+
+
+def _get_routes(process: str) -> set[str]:
+    """The GET paths the process's operations app really serves."""
+    if process == "receiver":
+        app = web.Application()
+        receiver_health.add_routes(app)
+    else:
+        app = create_health_app(WorkerMetrics(), {})
+    return {
+        route.resource.canonical
+        for route in app.router.routes()
+        if route.method == "GET" and route.resource is not None
+    }
 
 
 def _config_keys() -> set[str]:
@@ -79,11 +108,13 @@ def test_deployment_runs_the_process_on_its_port(deployment: str, process: str, 
 
 @pytest.mark.parametrize(("deployment", "process", "port"), PROCESSES)
 def test_probes_use_the_codes_paths(deployment: str, process: str, port: int) -> None:
-    """Liveness and startup probe /healthz, readiness probes /readyz, on the process's port."""
+    """Liveness and startup probe /healthz; readiness probes /readyz, or for the receiver
+    /readyz/intake (in rotation while it can spool); all on the process's port."""
     container = _container(deployment)
     paths = {p: container[p]["httpGet"]["path"] for p in ("livenessProbe", "readinessProbe")}
-    assert paths == {"livenessProbe": "/healthz", "readinessProbe": "/readyz"}
+    assert paths == {"livenessProbe": "/healthz", "readinessProbe": READINESS[process]}
     assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+    assert set(paths.values()) <= _get_routes(process)
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         assert container[probe]["httpGet"]["port"] in ("http", port)
 
@@ -95,7 +126,7 @@ def test_deployment_has_resources_pdb_and_non_root(
     """Requests and limits are set, a PDB selects the pods, and they run as non-root."""
     container = _container(deployment)
     assert set(container["resources"]) == {"requests", "limits"}
-    pod = _object("Deployment", deployment)["spec"]["template"]
+    pod = _workload(deployment)["spec"]["template"]
     pdb = _object("PodDisruptionBudget", deployment)
     assert pdb["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
@@ -110,7 +141,7 @@ def test_grace_period_outlasts_the_shutdown_timeout() -> None:
     """Kubernetes waits longer than WXFACE_SHUTDOWN_TIMEOUT_S before it kills a pod."""
     timeout = float(_object("ConfigMap", "wxface-config")["data"]["WXFACE_SHUTDOWN_TIMEOUT_S"])
     for deployment, _, _ in PROCESSES:
-        spec = _object("Deployment", deployment)["spec"]["template"]["spec"]
+        spec = _workload(deployment)["spec"]["template"]["spec"]
         assert spec["terminationGracePeriodSeconds"] > timeout
 
 
@@ -138,3 +169,24 @@ def test_configmap_values_are_accepted_by_the_settings_models() -> None:
     worker = WorkerSettings(_env_file=None, **values)
     assert (receiver.http_host, receiver.http_port) == ("0.0.0.0", RECEIVER_PORT)
     assert (worker.worker_http_host, worker.worker_http_port) == ("0.0.0.0", WORKER_PORT)
+
+
+def test_receiver_spool_is_on_a_persistent_volume_per_pod() -> None:
+    """The spool directory is a PersistentVolumeClaim of the StatefulSet, kept on scale-down and
+    deletion, so pushes spooled during a broker outage outlive their pod."""
+    receiver = _object("StatefulSet", "wxface-receiver")["spec"]
+    (claim,) = receiver["volumeClaimTemplates"]
+    spool_dir = _object("ConfigMap", "wxface-config")["data"]["WXFACE_SPOOL_DIR"]
+    mounts = {m["mountPath"]: m["name"] for m in _container("wxface-receiver")["volumeMounts"]}
+    assert mounts[spool_dir] == claim["metadata"]["name"]
+    volumes = {v["name"] for v in receiver["template"]["spec"].get("volumes", [])}
+    assert claim["metadata"]["name"] not in volumes  # not shadowed by a pod volume
+    assert receiver["persistentVolumeClaimRetentionPolicy"] == {
+        "whenDeleted": "Retain",
+        "whenScaled": "Retain",
+    }
+    governing = _object("Service", receiver["serviceName"])["spec"]
+    assert governing["clusterIP"] == "None"
+    assert governing["selector"].items() <= receiver["template"]["metadata"]["labels"].items()
+    hpa = _object("HorizontalPodAutoscaler", "wxface-receiver")["spec"]["scaleTargetRef"]
+    assert (hpa["kind"], hpa["name"]) == ("StatefulSet", "wxface-receiver")

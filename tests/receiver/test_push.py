@@ -221,9 +221,10 @@ async def test_operations_endpoints(client: Client) -> None:
     """healthz and readyz answer 200 while the broker is up; metrics use Prometheus names."""
     async with client.get("/healthz") as response:
         assert response.status == 200
-    async with client.get("/readyz") as response:
-        assert response.status == 200
-        assert (await response.json())["checks"] == {"broker": True, "spool": True}
+    for path in ("/readyz", "/readyz/intake"):
+        async with client.get(path) as response:
+            assert response.status == 200
+            assert (await response.json())["checks"] == {"broker": True, "spool": True}
     query, body = make_push(face_event())
     await _post(client, query, body)
     await _post(client, query, b"junk")
@@ -244,6 +245,9 @@ async def test_broker_down_spools_then_refuses_503_when_full(
     nowhere = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
     down = settings.model_copy(update={"amqp_url": SecretStr(nowhere), "spool_max_bytes": 2048})
     client = await aiohttp_client(create_app(down))
+    async with client.get("/readyz/intake") as response:  # the spool can take pushes
+        assert response.status == 200
+        assert (await response.json())["checks"] == {"broker": False, "spool": True}
     statuses = []
     for _ in range(12):
         query, body = make_push(face_event())
@@ -254,5 +258,8 @@ async def test_broker_down_spools_then_refuses_503_when_full(
     async with client.get("/readyz") as response:
         assert response.status == 503
         assert (await response.json())["checks"]["broker"] is False
+    async with client.get("/readyz/intake") as response:  # full: nowhere durable left
+        assert response.status == 503
+        assert (await response.json())["checks"] == {"broker": False, "spool": False}
     async with client.get("/metrics") as response:
         assert 'wxface_push_refused_total{reason="not_durable"}' in await response.text()
