@@ -133,6 +133,18 @@ _PANELS: list[tuple[str, str, list[tuple[str, str]], str]] = [
         "What became of each work message, and how many are being handled right now.",
     ),
     (
+        "Expiry sweep",
+        "ops",
+        [
+            ("sum(rate(wxface_worker_sessions_expired_total[$__rate_interval]))", "expired"),
+            ("sum(rate(wxface_worker_expiries_republished_total[$__rate_interval]))",
+             "re-published from the outbox"),
+            ("sum(rate(wxface_worker_sessions_purged_total[$__rate_interval]))", "purged"),
+        ],
+        "Sessions expired by the sweep, expiry events sent again after an unconfirmed first "
+        "publish, and sessions purged after their retention.",
+    ),
+    (
         "Token refreshes and targets up",
         "short",
         [
