@@ -56,14 +56,12 @@ _LOG = (
     f"INSERT INTO decision_log ({_D}) VALUES ({', '.join('?' * len(DECISION_COLUMNS))}) "
     "ON CONFLICT DO NOTHING"
 )
-_LOG_RETURNING = _LOG + " RETURNING 1"
 _FIND_DECISION = f"SELECT {_D} FROM decision_log WHERE credential = ? OR message_id = ? LIMIT 1"
 _DECISIONS_FOR = f"SELECT {_D} FROM decision_log WHERE out_seq_no = ? ORDER BY id"
 _STATUS = "SELECT status FROM sessions WHERE out_seq_no = ?"
 _APPLY = {
     outcome: "UPDATE sessions SET status = ?, reason = ?, wechat_code = ?, updated_at = ? "
-    f"WHERE out_seq_no = ? AND status IN {sql_list(replaceable(outcome.status))} "
-    "RETURNING status"
+    f"WHERE out_seq_no = ? AND status IN {sql_list(replaceable(outcome.status))}"
     for outcome in Outcome
 }
 _CLAIM = (
@@ -109,8 +107,13 @@ def _status(conn: sqlite3.Connection, out_seq_no: str) -> Status | None:
 
 
 def _decide(conn: sqlite3.Connection, d: Decision) -> Decided:
-    """One decision inside an open write transaction (see :meth:`Store.decide`)."""
-    if conn.execute(_LOG_RETURNING, _decision_params(d)).fetchone() is None:
+    """One decision inside an open write transaction (see :meth:`Store.decide`).
+
+    Changed-row counts instead of ``RETURNING``: each statement is one SQLite step, and every
+    step gives up the GIL, which the busy event-loop thread then holds for up to a switch
+    interval — fewer steps make a batch cheaper and quicker on the store's thread.
+    """
+    if conn.execute(_LOG, _decision_params(d)).rowcount == 0:
         found = conn.execute(_FIND_DECISION, (d.credential, d.message_id)).fetchone()
         if found is None:  # cannot happen: the insert conflicted with a committed row
             raise StoreError("decision conflicted but no earlier decision is visible")
@@ -118,8 +121,8 @@ def _decide(conn: sqlite3.Connection, d: Decision) -> Decided:
         reused = stored.out_seq_no != d.out_seq_no
         return Decided(stored, new=False, reused=reused, status=_status(conn, d.out_seq_no))
     params = (d.outcome.value, _value(d.reason), d.wechat_code, iso(d.decided_at), d.out_seq_no)
-    row = conn.execute(_APPLY[d.outcome], params).fetchone()
-    status = Status(row[0]) if row is not None else _status(conn, d.out_seq_no)
+    applied = conn.execute(_APPLY[d.outcome], params).rowcount == 1
+    status = d.outcome.status if applied else _status(conn, d.out_seq_no)
     return Decided(d, new=True, reused=False, status=status)
 
 
