@@ -16,6 +16,7 @@ from pathlib import Path
 _TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 # process groups: the processes under test, the stand-in, RabbitMQ, the benchmark itself
 SUBJECT, STANDIN, RABBITMQ, BENCH = "subject", "standin", "rabbitmq", "bench"
+POSTGRES = "postgres"  # the PostgreSQL server's processes, when the store is PostgreSQL
 LOOP = "loop thread"  # the main (event-loop) threads of the SUBJECT processes
 
 
@@ -44,14 +45,21 @@ def loop_thread_cpu_seconds(pid: int) -> float | None:
 
 def rabbitmq_pid() -> int | None:
     """The pid of RabbitMQ's Erlang VM (``beam.smp``) on this machine, None if not found."""
-    try:
-        out = subprocess.run(
-            ["pgrep", "-f", "beam.smp"], capture_output=True, text=True, check=False
-        ).stdout  # fmt: skip
-    except OSError:
-        return None
-    pids = [int(p) for p in out.split()]
+    pids = _pgrep("-f", "beam.smp")
     return pids[0] if pids else None
+
+
+def postgres_pids() -> list[int]:
+    """Every process of the PostgreSQL server on this machine (postmaster and backends)."""
+    return _pgrep("-x", "postgres")
+
+
+def _pgrep(*args: str) -> list[int]:
+    try:
+        out = subprocess.run(["pgrep", *args], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        return []
+    return [int(p) for p in out.split()]
 
 
 @dataclass(frozen=True)

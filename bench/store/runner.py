@@ -16,14 +16,12 @@ import os
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aio_pika
 import aiohttp
-import asyncpg
 
+from bench.databases import POSTGRES_DSN, database
 from bench.receiver.process import Server, free_port
 from bench.store.load import ApiLoad, PhaseResult, run_phase
 from shared.amqp.topology import Topology
@@ -33,7 +31,6 @@ SECRET = "bench-secret"
 API_KEY = "bench-api-key"
 DATA_KEY = "bench-data-key-0123456789abcdef"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
-POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -47,23 +44,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--postgres-dsn", default=POSTGRES_DSN)
     p.add_argument("--amqp-url", default=AMQP_URL)
     return p.parse_args(argv)
-
-
-@asynccontextmanager
-async def database(kind: str, dsn: str, workdir: Path) -> AsyncIterator[str]:
-    """A fresh database URL of ``kind``; a PostgreSQL schema is dropped afterwards."""
-    if kind == "sqlite":
-        yield f"sqlite:///{workdir / 'bench-store.db'}"
-        return
-    schema = f"wxbench_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f"CREATE SCHEMA {schema}")
-        separator = "&" if "?" in dsn else "?"
-        yield f"{dsn}{separator}search_path={schema}"
-    finally:
-        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
-        await conn.close()
 
 
 def _receiver_env(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.cpu import BENCH, LOOP, RABBITMQ, STANDIN, SUBJECT
+from bench.cpu import BENCH, LOOP, POSTGRES, RABBITMQ, STANDIN, SUBJECT
 from bench.worker.phases import PhaseResult, percentile
 
 CREDENTIAL_LIFE_S = 300.0
@@ -25,12 +25,14 @@ def cpu_table(rows: list[Measured]) -> list[str]:
     """Throughput, CPU per message of every process group, push-to-outcome."""
     lines = [
         "| phase | under test | messages | outcomes/s | bound/s | CPU µs/msg: under test"
-        " (its loop thread) | stand-in | RabbitMQ | bench | push→outcome p50 / p99 ms |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " (its loop thread) | stand-in | RabbitMQ | PostgreSQL | bench |"
+        " push→outcome p50 / p99 ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for m in rows:
         r = m.result
-        us = [f"{r.cpu_us_per_message(g):,.0f}" for g in (SUBJECT, STANDIN, RABBITMQ, BENCH)]
+        groups = (SUBJECT, STANDIN, RABBITMQ, POSTGRES, BENCH)
+        us = [f"{r.cpu_us_per_message(g):,.0f}" if g in r.cpu else "–" for g in groups]
         us[0] += f" ({r.cpu_us_per_message(LOOP):,.0f})"
         lat = r.push_to_outcome
         lines.append(

@@ -18,7 +18,7 @@ import aiohttp
 from aio_pika.abc import AbstractRobustConnection
 
 from bench.child import Child
-from bench.cpu import BENCH, RABBITMQ, STANDIN, SUBJECT, rabbitmq_pid
+from bench.cpu import BENCH, POSTGRES, RABBITMQ, STANDIN, SUBJECT, postgres_pids, rabbitmq_pid
 from bench.worker import downstream
 from bench.worker.children import WorkerLaunch, start_standin
 from bench.worker.downstream import Collector
@@ -56,10 +56,13 @@ class Rig:
 
     def groups(self) -> Mapping[str, list[int]]:
         """The process groups whose CPU each phase reports."""
-        return {
+        groups = {
             SUBJECT: list(self.subject), STANDIN: [self.standin.pid],
             RABBITMQ: [self.rabbitmq] if self.rabbitmq else [], BENCH: [os.getpid()],
         }  # fmt: skip
+        if self.database_url.startswith("postgresql"):
+            groups[POSTGRES] = postgres_pids()  # the processes alive at the phase's start
+        return groups
 
     async def seed(self, count: int) -> list[Credential]:
         """``count`` fresh sessions with their verify_results."""
@@ -69,10 +72,11 @@ class Rig:
 
 
 @contextlib.asynccontextmanager
-async def open_rig(amqp_url: str, workdir: Path, latency_ms: float) -> AsyncIterator[Rig]:
-    """A rig under a fresh prefix; everything it declared is deleted afterwards."""
+async def open_rig(
+    amqp_url: str, workdir: Path, latency_ms: float, database_url: str
+) -> AsyncIterator[Rig]:
+    """A rig under a fresh prefix on an empty store; everything it declared is deleted after."""
     topology = Topology(f"wxbench-worker-{uuid.uuid4().hex[:8]}")
-    database_url = f"sqlite:///{workdir / 'wxface.db'}"
     standin, api_base = await start_standin(workdir, latency_ms)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(standin.stop)

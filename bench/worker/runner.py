@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bench.child import Child, child_env
 from bench.cpu import cpu_seconds
+from bench.databases import BACKENDS, POSTGRES_DSN, database
 from bench.receiver import profile
 from bench.worker.children import start_workers
 from bench.worker.phases import PhaseResult, drain, steady
@@ -49,6 +50,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-profile", action="store_true", help="skip the py-spy run")
     p.add_argument("--full", action="store_true", help="the issue's sizes: " + str(FULL))
     p.add_argument("--output", type=Path, help="also write the Markdown report here")
+    p.add_argument("--store", choices=BACKENDS, default="sqlite", help="the workers' store")
+    p.add_argument("--postgres-dsn", default=POSTGRES_DSN, help="with --store postgres")
     args = p.parse_args(argv)
     if args.full:
         vars(args).update(FULL)
@@ -68,7 +71,11 @@ async def run(args: argparse.Namespace, amqp_url: str) -> int:
     context = _context(args)
     print(context, flush=True)
     with tempfile.TemporaryDirectory(prefix="wxbench-worker-") as tmp:
-        async with open_rig(amqp_url, Path(tmp), args.latency_ms) as rig:
+        workdir = Path(tmp)
+        async with (
+            database(args.store, args.postgres_dsn, workdir) as database_url,
+            open_rig(amqp_url, workdir, args.latency_ms, database_url) as rig,
+        ):
             context += " " + await _broker_background(rig)
             rows = await _worker_phases(rig, args, 1) + await _worker_phases(rig, args, 2)
             bare = await _bare_phase(rig, args)
@@ -184,6 +191,7 @@ def _context(args: argparse.Namespace) -> str:
         f"({platform.processor() or platform.machine()}), load average {load}; Python "
         f"{platform.python_version()}; stand-in latency {args.latency_ms:g} ms, prefetch "
         f"{args.prefetch} per worker; {args.messages:,} items per throughput phase, burst "
-        f"{args.burst:,}, steady {args.steady_rate:,.0f}/s for {args.steady_seconds:g} s. "
+        f"{args.burst:,}, steady {args.steady_rate:,.0f}/s for {args.steady_seconds:g} s; "
+        f"store {args.store}. "
         "Workers, stand-in, RabbitMQ (shared with other jobs) and the benchmark share the cores."
     )

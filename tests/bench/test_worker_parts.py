@@ -6,7 +6,7 @@ import os
 
 import orjson
 
-from bench.cpu import LOOP, SUBJECT, CpuSample, cpu_seconds, parse_stat
+from bench.cpu import LOOP, POSTGRES, SUBJECT, CpuSample, cpu_seconds, parse_stat
 from bench.worker.downstream import Collector, parse
 from bench.worker.phases import PhaseResult, percentile
 from bench.worker.report import Measured, render, valid
@@ -85,3 +85,16 @@ def test_report_shows_cpu_per_message_and_flags_wrong_outcomes() -> None:
     assert valid([good])
     assert not valid([Measured(_result({"verified": 1, "rejected": 1}), "worker ×1", 1, 640.0)])
     assert not valid([Measured(_result({"verified": 2}, duplicates=1), "worker ×1", 1, 640.0)])
+
+
+def test_report_gives_postgres_cpu_only_when_measured() -> None:
+    """A group's column has a figure when it was measured (PostgreSQL: with a PostgreSQL
+    store), a dash otherwise."""
+    sqlite = Measured(_result({"verified": 2}), "worker ×1", 1, 640.0)
+    base = _result({"verified": 2})
+    with_pg = PhaseResult(**{**base.__dict__, "cpu": {**base.cpu, POSTGRES: 0.0006}})
+    postgres = Measured(with_pg, "worker ×1", 1, 640.0)
+    rows = render("ctx", [sqlite, postgres], None, "").splitlines()
+    burst = [line for line in rows if line.startswith("| burst")]
+    assert "| 500 (400) | – | – | – | – |" in burst[0]  # groups not measured: dashes
+    assert "| 500 (400) | – | – | 300 | – |" in burst[1]

@@ -22,7 +22,7 @@ async def test_bare_loop_decides_each_seeded_credential_and_names_are_deleted(
     amqp_url: str, tmp_path: Path
 ) -> None:
     """Three seeded credentials through the bare loop: three verified outcomes, CPU counted."""
-    async with open_rig(amqp_url, tmp_path, latency_ms=0) as rig:
+    async with open_rig(amqp_url, tmp_path, 0, f"sqlite:///{tmp_path / 'wxface.db'}") as rig:
         args = ["--amqp-url", amqp_url, "--prefix", rig.topology.prefix, "--api-base",
                 rig.api_base, "--appid", APPID, "--secret", SECRET, "--prefetch", "4"]  # fmt: skip
         child = Child("bare", ["-m", "bench.worker.bare", *args], child_env(),
@@ -44,7 +44,7 @@ async def test_bare_loop_decides_each_seeded_credential_and_names_are_deleted(
 
 async def test_worker_process_decides_a_steady_trickle(amqp_url: str, tmp_path: Path) -> None:
     """A real ``python -m worker`` turns four paced work items into four verified outcomes."""
-    async with open_rig(amqp_url, tmp_path, latency_ms=0) as rig:
+    async with open_rig(amqp_url, tmp_path, 0, f"sqlite:///{tmp_path / 'wxface.db'}") as rig:
         workers = await start_workers(rig.launch(prefetch=4), 1, tmp_path)
         try:
             rig.subject = [workers[0].pid]
