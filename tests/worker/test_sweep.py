@@ -9,18 +9,17 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import aio_pika
-import asyncpg
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
 
 from shared.amqp.publisher import Publisher
 from shared.amqp.topology import Topology
-from shared.store import NewSession, Store, open_store
+from shared.store import NewSession, Store
 from shared.vocabulary import Flow, Outcome, Reason
 from tests.polling import eventually
+from tests.shared.store import conftest as store_fixtures
 from tests.worker.fakes import FakePublisher, Published
 from worker.metrics import WorkerMetrics
 from worker.outcome import OutcomeEvent
@@ -30,8 +29,13 @@ from worker.sweep import LEASE_S, Sweeper, Swept
 pytestmark = pytest.mark.broker
 
 APPID = "wx-sweep-test"
-DATA_KEY = "sweep-test-data-key-0123456789"
 INTERVAL_S = 0.2
+
+# the store suite's throw-away databases: every test here runs on SQLite and on PostgreSQL
+backend = store_fixtures.backend
+make_database = store_fixtures.make_database
+database = store_fixtures.database
+store = store_fixtures.store
 
 
 @dataclass(frozen=True)
@@ -58,28 +62,6 @@ class Downstream:
     async def next(self) -> Delivered:
         """The next message (fails after 10 s)."""
         return await asyncio.wait_for(self.queue.get(), 10)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """A fresh store of each backend (a PostgreSQL schema of its own, dropped afterwards)."""
-    if request.param == "sqlite":
-        opened = await open_store(f"sqlite:///{tmp_path}/wx.db", DATA_KEY)
-        yield opened
-        await opened.close()
-        return
-    dsn: str = request.getfixturevalue("postgres_dsn")
-    schema = f"wxt_sweep_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(dsn)
-    try:
-        await admin.execute(f"CREATE SCHEMA {schema}")
-        separator = "&" if "?" in dsn else "?"
-        opened = await open_store(f"{dsn}{separator}search_path={schema}", DATA_KEY)
-        yield opened
-        await opened.close()
-    finally:
-        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        await admin.close()
 
 
 @pytest.fixture
