@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import aiohttp
 import orjson
 from aiohttp import web
 
@@ -62,13 +61,12 @@ class ApiRuntime:
         return self._verifications
 
     async def run(self, app: web.Application) -> AsyncIterator[None]:
-        """Cleanup context: open the store and one ClientSession for WeChat, close them after."""
+        """Cleanup context: open the store and the WeChat client, close them after."""
         settings = self._settings
         data_key = settings.data_key.get_secret_value() if settings.data_key else ""
         self._store = store = await open_store(settings.database_url, data_key)
         try:
-            async with aiohttp.ClientSession() as session:
-                wechat = WechatClient.from_settings(session, settings)
+            async with WechatClient.from_settings(settings) as wechat:
                 self._verifications = Verifications(store, wechat, self._intake, settings.appid)
                 log.info("business_api_started")
                 yield

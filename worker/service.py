@@ -1,6 +1,6 @@
 """One worker process's resources, started in dependency order and stopped in reverse.
 
-HTTP session → store → publisher → consumer + sweep + retention → health server.
+WeChat client → store → publisher → consumer + sweep + retention → health server.
 :meth:`WorkerService.stop` first stops consuming and drains in-flight messages (handing back
 what does not finish in ``shutdown_timeout_s``), then closes everything else.
 """
@@ -12,7 +12,6 @@ import os
 import socket
 from datetime import timedelta
 
-import aiohttp
 from aiohttp import web
 
 from shared.amqp.publisher import Publisher
@@ -39,12 +38,6 @@ CONFIRM_TIMEOUT_S = 15.0
 def process_name() -> str:
     """``host:pid``, recorded as ``decided_by`` with every decision."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _http_session(concurrency: int) -> aiohttp.ClientSession:
-    """Keep-alive connections for every concurrent call; no cookie bookkeeping per request."""
-    connector = aiohttp.TCPConnector(limit=max(1, concurrency), keepalive_timeout=30)
-    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
 
 class WorkerService:
@@ -77,7 +70,11 @@ class WorkerService:
     async def start(self) -> None:
         """Open every resource and start consuming."""
         s = self.settings
-        http = await self._stack.enter_async_context(_http_session(s.worker_concurrency))
+        # a kept-alive connection for every concurrent call
+        wechat = WechatClient.from_settings(
+            s, observer=self.metrics.observe_wechat_call, connections=s.worker_concurrency
+        )
+        self._stack.push_async_callback(wechat.close)
         self._store = await open_store(s.database_url, s.data_key.get_secret_value())
         self._stack.push_async_callback(self._store.close)
         url = s.amqp_url.get_secret_value()
@@ -85,7 +82,7 @@ class WorkerService:
         self._publisher = Publisher(url, self.topology, confirm_timeout_s=CONFIRM_TIMEOUT_S)
         await self._publisher.start()
         self._stack.push_async_callback(self._publisher.close)
-        handler = Handler(self._handler_deps(http))
+        handler = Handler(self._handler_deps(wechat))
         self._consumer = Consumer(
             url, self.topology, handler, self.metrics,
             prefetch=s.worker_prefetch, concurrency=s.worker_concurrency,
@@ -101,10 +98,9 @@ class WorkerService:
         await self._serve_health()
         log.info("worker_started", prefix=s.amqp_prefix, decided_by=self.decided_by)
 
-    def _handler_deps(self, http: aiohttp.ClientSession) -> HandlerDeps:
+    def _handler_deps(self, wechat: WechatClient) -> HandlerDeps:
         s = self.settings
         assert self._publisher is not None
-        wechat = WechatClient.from_settings(http, s, observer=self.metrics.observe_wechat_call)
         return HandlerDeps(
             appid=s.appid, topology=self.topology, store=BatchingStore(self.store), wechat=wechat,
             publisher=self._publisher, policy=RetryPolicy(self.topology.retry_tiers_s),

@@ -95,8 +95,10 @@ async def open_rig(
         stack.push_async_callback(publisher.close)
         await publisher.wait_ready(30)
         http = await stack.enter_async_context(aiohttp.ClientSession())
+        seeder = Seeder(http, api_base, store)
+        stack.push_async_callback(seeder.close)
         yield Rig(
-            amqp_url, topology, workdir, standin, api_base, Seeder(http, api_base, store),
+            amqp_url, topology, workdir, standin, api_base, seeder,
             publisher, collector, database_url, rabbitmq_pid(),
         )  # fmt: skip
 

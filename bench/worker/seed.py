@@ -46,7 +46,11 @@ class Seeder:
         self._http = http
         self._api_base = api_base
         self._store = store
-        self._wechat = WechatClient(http, api_base, APPID, SECRET, timeout_s=30)
+        self._wechat = WechatClient(api_base, APPID, SECRET, timeout_s=30)
+
+    async def close(self) -> None:
+        """Close the registration client's connections."""
+        await self._wechat.close()
 
     async def seed(self, tag: str, count: int, concurrency: int = 128) -> list[Credential]:
         """``count`` sessions named ``{tag}{i:06d}``, each with a fresh verify_result."""

@@ -1,6 +1,7 @@
 """Async client of WeChat's face-verification API (legacy and v2 flows).
 
-One instance per process, on the process's one ``aiohttp.ClientSession``. Every call takes the
+One instance per process, with its own kept-alive connections (:mod:`shared.wechat.http`);
+close it with :meth:`WechatClient.close` or ``async with``. Every call takes the
 cached access token, sends a JSON body, and returns a typed result or raises a classified
 :class:`~shared.errors.WechatApiError`. A TOKEN rejection is handled here: that token is
 invalidated, a fresh one fetched (once, however many calls saw the rejection) and the call
@@ -11,15 +12,16 @@ logged.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import TracebackType
 from typing import Any, Literal, TypeVar
 
-import aiohttp
 from pydantic import BaseModel, ValidationError
 
 from shared.errors import ConfigError, WechatApiError, WechatErrorKind
 from shared.settings import AppSettings
 from shared.wechat import errcode as ec
 from shared.wechat.applicant import IDENTITY_CARD
+from shared.wechat.http import HttpPool
 from shared.wechat.result import FaceInfo, UserIdKeyResult, VerifyIdResult, VerifyInfo
 from shared.wechat.token import (
     AccessTokenSource,
@@ -39,7 +41,6 @@ class WechatClient:
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
         base_url: str,
         appid: str,
         secret: str,
@@ -47,8 +48,10 @@ class WechatClient:
         token_mode: TokenMode = "stable",
         timeout_s: float = 5.0,
         observer: Observer | None = None,
+        connections: int = 100,
     ) -> None:
-        self._transport = Transport(session, base_url, timeout_s=timeout_s, observer=observer)
+        self._pool = HttpPool(base_url, limit=connections)
+        self._transport = Transport(self._pool, timeout_s=timeout_s, observer=observer)
         source: AccessTokenSource = (
             StableTokenSource(self._transport, appid, secret)
             if token_mode == "stable"
@@ -59,23 +62,38 @@ class WechatClient:
     @classmethod
     def from_settings(
         cls,
-        session: aiohttp.ClientSession,
         settings: AppSettings,
         *,
         observer: Observer | None = None,
+        connections: int = 100,
     ) -> WechatClient:
         """A client for the configured appid, base URL, timeout and token mode."""
         if settings.appsecret is None:
             raise ConfigError("configuration error: WXFACE_APPSECRET is required")
         return cls(
-            session,
             settings.wechat_api_base,
             settings.appid,
             settings.appsecret.get_secret_value(),
             token_mode=settings.token_mode,
             timeout_s=settings.wechat_timeout_s,
             observer=observer,
+            connections=connections,
         )
+
+    async def close(self) -> None:
+        """Close the kept-alive connections."""
+        await self._pool.close()
+
+    async def __aenter__(self) -> WechatClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
 
     @property
     def token_fetches(self) -> int:

@@ -38,7 +38,7 @@ IDENTIFY_NOT_FOUND = 84003  # getinfo: user information does not exist
 
 # local codes for failures that never reached a WeChat reply
 TRANSPORT_TIMEOUT = -9001  # no complete reply within the timeout
-TRANSPORT_CONNECTION = -9002  # DNS, connect, reset, TLS: aiohttp.ClientError
+TRANSPORT_CONNECTION = -9002  # DNS, connect, reset, TLS, malformed reply: HttpError
 TRANSPORT_SERVER_ERROR = -9003  # HTTP 5xx or 429 from the API gateway
 TRANSPORT_BAD_BODY = -9004  # body is not JSON, not an object, or lacks the expected fields
 TRANSPORT_UNEXPECTED_STATUS = -9005  # any other non-200 status (404…): wrong base URL

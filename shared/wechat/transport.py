@@ -12,35 +12,33 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
-import aiohttp
 import orjson
-from yarl import URL
 
 from shared.errors import WechatApiError
 from shared.wechat import errcode as ec
+from shared.wechat.http import HttpError, HttpPool
 
 Observer = Callable[[str, int, float], None]
-_JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
-_MAX_URLS = 64  # built URLs kept: a few endpoints × the current (and previous) token
+_JSON = "application/json; charset=utf-8"
+_MAX_HEADS = 64  # request heads kept: a few endpoints × the current (and previous) token
 
 
 class Transport:
-    """Sends requests to one WeChat API base URL through a shared ``ClientSession``."""
+    """Sends requests to one WeChat API base URL through the process's :class:`HttpPool`."""
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
-        base_url: str,
+        pool: HttpPool,
         *,
         timeout_s: float = 5.0,
         observer: Observer | None = None,
     ) -> None:
-        self._session = session
-        self._base_url = base_url.rstrip("/")
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._pool = pool
+        self._timeout_s = timeout_s
         self._observer = observer
-        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], URL] = {}
+        self._heads: dict[tuple[str, str, tuple[tuple[str, str], ...]], bytes] = {}
 
     async def request(
         self,
@@ -73,30 +71,30 @@ class Transport:
         params: Mapping[str, str],
         payload: Mapping[str, Any] | None,
     ) -> dict[str, Any]:
-        data = None if payload is None else orjson.dumps(payload)
-        headers = None if payload is None else _JSON_HEADERS
-        url = self._url(path, params)
+        body = b"" if payload is None else orjson.dumps(payload)
         try:
-            async with self._session.request(
-                method, url, data=data, headers=headers, timeout=self._timeout
-            ) as response:
-                _check_status(response.status)
-                raw = await response.read()
+            reply = await self._pool.request(
+                self._head(method, path, params), body, self._timeout_s
+            )
         except TimeoutError as exc:
             raise ec.api_error(ec.TRANSPORT_TIMEOUT, "timeout") from exc
-        except aiohttp.ClientError as exc:  # the message may quote the URL: keep only the type
-            raise ec.api_error(ec.TRANSPORT_CONNECTION, type(exc).__name__) from exc
-        return _parse(raw)
+        except HttpError as exc:  # its message never quotes the URL
+            raise ec.api_error(ec.TRANSPORT_CONNECTION, str(exc)) from exc
+        _check_status(reply.status)
+        return _parse(reply.body)
 
-    def _url(self, path: str, params: Mapping[str, str]) -> URL:
-        """The full URL, built once per path and query (the query changes with the token)."""
-        key = (path, tuple(params.items()))
-        url = self._urls.get(key)
-        if url is None:
-            if len(self._urls) >= _MAX_URLS:
-                self._urls.clear()
-            url = self._urls[key] = URL(f"{self._base_url}/{path}").with_query(params)
-        return url
+    def _head(self, method: str, path: str, params: Mapping[str, str]) -> bytes:
+        """The request head, built once per path and query (the query changes with the token)."""
+        key = (method, path, tuple(params.items()))
+        head = self._heads.get(key)
+        if head is None:
+            if len(self._heads) >= _MAX_HEADS:
+                self._heads.clear()
+            target = f"{self._pool.origin.base_path}/{path}"
+            if params:
+                target += "?" + urlencode(params)
+            head = self._heads[key] = self._pool.request_head(method, target, _JSON)
+        return head
 
 
 def _check_status(status: int) -> None:

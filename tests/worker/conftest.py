@@ -63,20 +63,19 @@ async def wiring(amqp_url: str, prefix: str, db: Path, server: TestServer) -> As
     intake = Publisher(amqp_url, topology)
     await intake.start()
     connection = await aio_pika.connect_robust(amqp_url)
-    http = aiohttp.ClientSession()
     consuming: AbstractChannel | None = None
+    wechat = WechatClient(api_base(server), APPID, SECRET)
     try:
         assert await intake.wait_ready(30)
         downstream = Downstream()
         consuming = await bind_downstream(connection, topology, downstream)
         state, face = standin_parts(server.app)
-        wechat = WechatClient(http, api_base(server), APPID, SECRET)
         yield E2E(topology, store, state, face, wechat, intake, downstream)
     finally:
         if consuming is not None:
             await consuming.close()
         await intake.close()
-        await http.close()
+        await wechat.close()
         channel = await connection.channel()
         await channel.queue_delete(downstream_queue(topology))
         await topology.delete(channel)

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 from pytest_aiohttp import AiohttpServer
@@ -29,10 +28,12 @@ ClientFactory = Callable[..., Coroutine[Any, Any, tuple[WechatClient, web.Applic
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """The process's one ClientSession."""
-    async with aiohttp.ClientSession() as s:
-        yield s
+async def clients() -> AsyncIterator[list[WechatClient]]:
+    """Every client a test makes (it appends them), closed after the test."""
+    made: list[WechatClient] = []
+    yield made
+    for client in made:
+        await client.close()
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def make_client(
-    aiohttp_server: AiohttpServer, session: aiohttp.ClientSession, clock: FakeClock
+    aiohttp_server: AiohttpServer, clients: list[WechatClient], clock: FakeClock
 ) -> ClientFactory:
     """Start a stand-in (config overrides) and a client pointed at it."""
 
@@ -56,13 +57,13 @@ def make_client(
         config = StandinConfig(clock=clock, **overrides)
         server = await aiohttp_server(create_standin_app(config))
         client = WechatClient(
-            session,
             str(server.make_url("")),
             config.appid,
             secret or config.secret,
             token_mode=token_mode,
             timeout_s=timeout_s,
         )
+        clients.append(client)
         return client, server.app
 
     return make
@@ -220,19 +221,19 @@ async def test_v2_cert_hash_mismatch_is_permanent(make_client: ClientFactory) ->
 
 
 async def test_observer_sees_every_call(
-    aiohttp_server: AiohttpServer, session: aiohttp.ClientSession
+    aiohttp_server: AiohttpServer, clients: list[WechatClient]
 ) -> None:
     """The observer gets (endpoint, errcode, seconds) for the token fetch and each call."""
     config = StandinConfig()
     server = await aiohttp_server(create_standin_app(config))
     seen: list[tuple[str, int, float]] = []
     client = WechatClient(
-        session,
         str(server.make_url("")),
         config.appid,
         config.secret,
         observer=lambda *event: seen.append(event),
     )
+    clients.append(client)
     await client.get_user_id_key(NAME, ID_NUMBER, "seq-obs01")
     with pytest.raises(WechatApiError):
         await client.get_info("unknown")
@@ -286,7 +287,7 @@ def _upstream(status: int, body: bytes, token_reply: bytes = TOKEN_REPLY) -> web
 )
 async def test_transport_failures_are_classified(
     aiohttp_server: AiohttpServer,
-    session: aiohttp.ClientSession,
+    clients: list[WechatClient],
     status: int,
     body: bytes,
     code: int,
@@ -294,18 +295,20 @@ async def test_transport_failures_are_classified(
 ) -> None:
     """Non-JSON bodies, 5xx, unexpected statuses and incomplete replies get local codes."""
     server = await aiohttp_server(_upstream(status, body))
-    client = WechatClient(session, str(server.make_url("")), "wx0123456789abcdef", "s")
+    client = WechatClient(str(server.make_url("")), "wx0123456789abcdef", "s")
+    clients.append(client)
     with pytest.raises(WechatApiError) as info:
         await client.get_info("anything")
     assert (info.value.errcode, info.value.kind) == (code, kind)
 
 
 async def test_incomplete_token_reply_is_transient(
-    aiohttp_server: AiohttpServer, session: aiohttp.ClientSession
+    aiohttp_server: AiohttpServer, clients: list[WechatClient]
 ) -> None:
     """A token reply without expires_in is a malformed reply (TRANSIENT), token not quoted."""
     server = await aiohttp_server(_upstream(200, b"{}", b'{"access_token": "tok-secret"}'))
-    client = WechatClient(session, str(server.make_url("")), "wx0123456789abcdef", "s")
+    client = WechatClient(str(server.make_url("")), "wx0123456789abcdef", "s")
+    clients.append(client)
     with pytest.raises(WechatApiError) as info:
         await client.get_info("anything")
     assert (info.value.errcode, info.value.kind) == (ec.TRANSPORT_BAD_BODY, K.TRANSIENT)
@@ -313,20 +316,21 @@ async def test_incomplete_token_reply_is_transient(
 
 
 async def test_connection_refused_is_transient(
-    aiohttp_server: AiohttpServer, session: aiohttp.ClientSession
+    aiohttp_server: AiohttpServer, clients: list[WechatClient]
 ) -> None:
     """An unreachable API is TRANSIENT with the local connection code."""
     server = await aiohttp_server(_upstream(200, b"{}"))
     url = str(server.make_url(""))
     await server.close()
-    client = WechatClient(session, url, "wx0123456789abcdef", "s")
+    client = WechatClient(url, "wx0123456789abcdef", "s")
+    clients.append(client)
     with pytest.raises(WechatApiError) as info:
         await client.get_info("anything")
     assert (info.value.errcode, info.value.kind) == (ec.TRANSPORT_CONNECTION, K.TRANSIENT)
 
 
 async def test_from_settings_uses_base_url_and_mode(
-    aiohttp_server: AiohttpServer, session: aiohttp.ClientSession
+    aiohttp_server: AiohttpServer, clients: list[WechatClient]
 ) -> None:
     """from_settings wires the configured base URL, appid, secret and token mode."""
     config = StandinConfig()
@@ -337,6 +341,7 @@ async def test_from_settings_uses_base_url_and_mode(
         token_mode="classic",
         wechat_api_base=str(server.make_url("")),
     )
-    client = WechatClient.from_settings(session, settings)
+    client = WechatClient.from_settings(settings)
+    clients.append(client)
     await client.get_user_id_key(NAME, ID_NUMBER, "seq-set01")
     assert server.app[STATE].snapshot()["calls"] == {"token": 1, "getuseridkey": 1}
