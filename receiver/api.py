@@ -3,7 +3,7 @@
 :func:`install` is the receiver's ``create_app(settings, extend=install)`` hook. When
 ``WXFACE_API_KEYS`` is set it mounts the ``/v1`` sub-application (its own middleware:
 ``receiver/api_http.py``), adds a cleanup context that opens the state store and the WeChat
-client (one ``ClientSession``), and a ``store`` readiness check. Without keys it does nothing:
+client (its kept-alive connections), and a ``store`` readiness check. Without keys it does nothing:
 the business API is disabled. The use cases live in ``receiver/api_service.py``.
 """
 

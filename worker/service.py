@@ -21,7 +21,7 @@ from shared.log import get_logger
 from shared.settings import WorkerSettings
 from shared.store.base import Store, open_store
 from shared.wechat.client import WechatClient
-from worker.batch import BatchingStore
+from worker.batch import MAX_BATCH, BatchingStore
 from worker.consumer import Consumer, StopSummary
 from worker.handler import Handler, HandlerDeps
 from worker.health import create_health_app
@@ -102,11 +102,17 @@ class WorkerService:
         s = self.settings
         assert self._publisher is not None
         return HandlerDeps(
-            appid=s.appid, topology=self.topology, store=BatchingStore(self.store), wechat=wechat,
+            appid=s.appid, topology=self.topology, store=self._batching_store(), wechat=wechat,
             publisher=self._publisher, policy=RetryPolicy(self.topology.retry_tiers_s),
             metrics=self.metrics, credential_ttl_s=s.credential_ttl_s,
             decided_by=self.decided_by, patience_s=s.worker_infra_patience_s,
         )  # fmt: skip
+
+    def _batching_store(self) -> BatchingStore:
+        s = self.settings
+        # a batch of every message in flight cannot grow: it need not wait out the linger
+        return BatchingStore(self.store, max_batch=min(MAX_BATCH, s.worker_concurrency),
+                             linger_s=s.worker_batch_linger_ms / 1000)  # fmt: skip
 
     def _sweeper(self) -> Sweeper:
         s = self.settings

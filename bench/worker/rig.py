@@ -47,11 +47,11 @@ class Rig:
     subject: list[int] = field(default_factory=list)  # pids of the processes under test
     seeded: int = 0
 
-    def launch(self, prefetch: int) -> WorkerLaunch:
+    def launch(self, prefetch: int, batch_linger_ms: float | None = None) -> WorkerLaunch:
         """How to start a worker against this rig."""
         return WorkerLaunch(
             self.amqp_url, self.topology.prefix, self.database_url, self.api_base,
-            APPID, SECRET, DATA_KEY, prefetch,
+            APPID, SECRET, DATA_KEY, prefetch, batch_linger_ms,
         )  # fmt: skip
 
     def groups(self) -> Mapping[str, list[int]]:

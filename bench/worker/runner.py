@@ -46,6 +46,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--steady-seconds", type=float, default=3.0)
     p.add_argument("--latency-ms", type=float, default=100.0, help="the stand-in's latency")
     p.add_argument("--prefetch", type=int, default=64, help="WXFACE_WORKER_PREFETCH")
+    p.add_argument("--batch-linger-ms", type=float, default=None,
+                   help="WXFACE_WORKER_BATCH_LINGER_MS (default: the worker's)")  # fmt: skip
     p.add_argument("--warmup", type=int, default=200, help="unreported items per configuration")
     p.add_argument("--no-profile", action="store_true", help="skip the py-spy run")
     p.add_argument("--full", action="store_true", help="the issue's sizes: " + str(FULL))
@@ -105,7 +107,7 @@ def _bound(args: argparse.Namespace, processes: int) -> float:
 
 async def _worker_phases(rig: Rig, args: argparse.Namespace, n: int) -> list[Measured]:
     """Throughput with ``n`` workers; with two, the burst and the steady rate as well."""
-    workers = await start_workers(rig.launch(args.prefetch), n, rig.workdir)
+    workers = await start_workers(rig.launch(args.prefetch, args.batch_linger_ms), n, rig.workdir)
     rig.subject = [w.pid for w in workers]
     label, bound = f"worker ×{n}", _bound(args, n)
     try:
@@ -163,7 +165,7 @@ async def _profile(rig: Rig, args: argparse.Namespace) -> str:
     """py-spy on one worker draining ``--messages`` items; the summary (figures not reported)."""
     if not profile.available():
         return "py-spy is not installed (pip install py-spy): no profile"
-    workers = await start_workers(rig.launch(args.prefetch), 1, rig.workdir)
+    workers = await start_workers(rig.launch(args.prefetch, args.batch_linger_ms), 1, rig.workdir)
     rig.subject, out = [workers[0].pid], rig.workdir / "profile.txt"
     try:
         await _warm_up(rig, args)
@@ -186,11 +188,13 @@ def _line(r: PhaseResult) -> str:
 
 def _context(args: argparse.Namespace) -> str:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    linger = "default" if args.batch_linger_ms is None else f"{args.batch_linger_ms:g} ms"
     return (
         f"worker benchmark, {time.strftime('%Y-%m-%d %H:%M:%S')}: {os.cpu_count()} cores "
         f"({platform.processor() or platform.machine()}), load average {load}; Python "
         f"{platform.python_version()}; stand-in latency {args.latency_ms:g} ms, prefetch "
-        f"{args.prefetch} per worker; {args.messages:,} items per throughput phase, burst "
+        f"{args.prefetch} per worker; batch linger {linger}; {args.messages:,} items per "
+        "throughput phase, burst "
         f"{args.burst:,}, steady {args.steady_rate:,.0f}/s for {args.steady_seconds:g} s; "
         f"store {args.store}. "
         "Workers, stand-in, RabbitMQ (shared with other jobs) and the benchmark share the cores."
