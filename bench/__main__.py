@@ -12,6 +12,7 @@ BENCHMARKS = {
     "receiver": "bench.receiver.runner",
     "store": "bench.store.runner",
     "worker": "bench.worker.runner",
+    "wechat_http": "bench.wechat_http",
 }
 
 

@@ -123,13 +123,19 @@ async def test_a_cancelled_caller_leaves_the_others_answered(counting: CountingS
     assert await batching.get_session(created.out_seq_no) == created
 
 
+async def _turns(n: int) -> None:
+    """Let ``n`` event-loop turns pass."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
 async def test_linger_gathers_calls_made_across_loop_turns(counting: CountingStore) -> None:
     """With a linger, reads requested a little apart still go out as one store read."""
     batching = BatchingStore(counting, linger_s=2.0)
     calls = []
     for i in range(3):
         calls.append(asyncio.ensure_future(batching.get_session(f"absent-{i}")))
-        await asyncio.sleep(0.01)
+        await _turns(5)
     assert counting.reads == []  # still lingering: nothing was read yet
     assert await asyncio.gather(*calls) == [None] * 3
     assert counting.reads == [3]
@@ -139,7 +145,7 @@ async def test_a_full_batch_ends_the_linger(counting: CountingStore) -> None:
     """max_batch callers need not wait out the linger: their batch goes at once."""
     batching = BatchingStore(counting, max_batch=3, linger_s=3600.0)
     first = [asyncio.ensure_future(batching.get_session(f"absent-{i}")) for i in range(2)]
-    await asyncio.sleep(0.01)  # the first two are lingering
+    await _turns(5)  # the first two are lingering
     third = asyncio.ensure_future(batching.get_session("absent-2"))
     found = await asyncio.wait_for(asyncio.gather(*first, third), timeout=30)
     assert found == [None] * 3
@@ -152,7 +158,7 @@ async def test_linger_ends_with_the_keys_gathered(counting: CountingStore) -> No
     batching = BatchingStore(counting, linger_s=1.0)
     decisions = [decision(s.out_seq_no, f"cred-{i}") for i, s in enumerate(sessions)]
     first = asyncio.ensure_future(batching.decide(decisions[0]))
-    await asyncio.sleep(0.01)
+    await _turns(5)
     decided = await asyncio.gather(first, batching.decide(decisions[1]))
     assert [d.new for d in decided] == [True, True]
     assert counting.writes == [2]

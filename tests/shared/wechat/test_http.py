@@ -56,6 +56,17 @@ async def raw_server() -> AsyncIterator[Callable[[Script], Awaitable[str]]]:
         await server.wait_closed()
 
 
+def _answer_once(reply: bytes) -> Script:
+    """A server script: read one request, write ``reply``, close the connection."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(reply)
+        await writer.drain()
+
+    return script
+
+
 def _head(pool: HttpPool) -> bytes:
     return pool.request_head("POST", "/p?access_token=t", "application/json")
 
@@ -83,17 +94,20 @@ async def test_concurrent_calls_stay_within_the_limit(aiohttp_server: AiohttpSer
     """No more than ``limit`` connections are opened, however many calls wait."""
     busy = 0
     most = 0
+    all_busy = asyncio.Event()
 
-    async def slow(request: web.Request) -> web.Response:
+    async def held(request: web.Request) -> web.Response:
         nonlocal busy, most
         busy += 1
         most = max(most, busy)
-        await asyncio.sleep(0.01)
+        if busy == 4:
+            all_busy.set()
+        await all_busy.wait()  # the first four answer only once four are in flight together
         busy -= 1
         return await _echo(request)
 
     app = web.Application()
-    app.router.add_post("/p", slow)
+    app.router.add_post("/p", held)
     server = await aiohttp_server(app)
     pool = HttpPool(str(server.make_url("")), limit=4)
     try:
@@ -105,39 +119,18 @@ async def test_concurrent_calls_stay_within_the_limit(aiohttp_server: AiohttpSer
     assert most == 4
 
 
-async def test_connection_close_reply_is_not_reused(
-    raw_server: Callable[[Script], Awaitable[str]],
+CLOSING = OK.replace(b"Content-Length", b"Connection: close\r\nContent-Length")
+
+
+@pytest.mark.parametrize("reply", [CLOSING, OK], ids=["connection-close", "dropped-silently"])
+async def test_connection_ended_after_each_reply_is_replaced(
+    raw_server: Callable[[Script], Awaitable[str]], reply: bytes
 ) -> None:
-    """A reply with ``Connection: close`` ends its connection; the next call opens another."""
-
-    async def once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(OK.replace(b"Content-Length", b"Connection: close\r\nContent-Length"))
-        await writer.drain()
-
-    pool = HttpPool(await raw_server(once))
-    try:
-        for _ in range(3):
-            assert (await pool.request(_head(pool), b"", 5)).body == b'{"ok": 1}\r\n'
-    finally:
-        await pool.close()
-    assert pool.connections_opened == 3
-
-
-async def test_idle_connection_closed_by_the_server_is_replaced(
-    raw_server: Callable[[Script], Awaitable[str]],
-) -> None:
-    """A server that drops kept-alive connections after one reply: every call still succeeds."""
-
-    async def one_then_drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(OK)  # says keep-alive, then closes anyway
-        await writer.drain()
-
-    pool = HttpPool(await raw_server(one_then_drop))
+    """A server ending each connection after one reply (announced or not): every call works."""
+    pool = HttpPool(await raw_server(_answer_once(reply)))
     try:
         for _ in range(20):
-            assert (await pool.request(_head(pool), b"", 5)).status == 200
+            assert (await pool.request(_head(pool), b"", 5)).body == b'{"ok": 1}\r\n'
     finally:
         await pool.close()
     assert pool.connections_opened == 20
@@ -175,7 +168,6 @@ async def test_chunked_reply_is_read_whole(raw_server: Callable[[Script], Awaita
         await _read_request(reader)
         writer.write(b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\n')
         await writer.drain()
-        await asyncio.sleep(0.01)
         writer.write(b"3\r\n 1}\r\n0\r\n\r\n")
         await writer.drain()
         await reader.read()
@@ -192,13 +184,14 @@ async def test_timeout_drops_the_connection_and_its_late_reply(
 ) -> None:
     """After a timeout the late reply is never read as the answer to the next call."""
     replies = [b"late", b"fresh"]
+    timed_out = asyncio.Event()
 
     async def slow_first(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
             await _read_request(reader)
             body = replies.pop(0)
             if body == b"late":
-                await asyncio.sleep(0.3)
+                await timed_out.wait()  # answer only after the client gave up
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body))
             await writer.drain()
 
@@ -206,6 +199,7 @@ async def test_timeout_drops_the_connection_and_its_late_reply(
     try:
         with pytest.raises(TimeoutError):
             await pool.request(_head(pool), b"", 0.1)
+        timed_out.set()
         assert (await pool.request(_head(pool), b"", 5)).body == b"fresh"
     finally:
         await pool.close()
@@ -225,12 +219,7 @@ async def test_broken_replies_raise_http_error(
 ) -> None:
     """A reply cut short, not HTTP, or over the size limit is an HttpError; nothing is kept."""
 
-    async def broken(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(answer)
-        await writer.drain()
-
-    pool = HttpPool(await raw_server(broken), max_body=1000)
+    pool = HttpPool(await raw_server(_answer_once(answer)), max_body=1000)
     try:
         with pytest.raises(HttpError, match=message):
             await pool.request(_head(pool), b"", 5)
@@ -286,21 +275,28 @@ def _certificate(tmp_path: Path) -> tuple[Path, Path]:
     return cert_file, key_file
 
 
-async def test_https_verifies_the_server_certificate(tmp_path: Path) -> None:
-    """Over TLS a trusted certificate works; an untrusted one is an HttpError."""
-    cert_file, key_file = _certificate(tmp_path)
+async def _tls_echo_server(cert_file: Path, key_file: Path) -> tuple[web.AppRunner, str]:
+    """The echo app over TLS on localhost; its runner (clean it up) and base URL."""
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert_file, key_file)
     app = web.Application()
     app.router.add_post("/p", _echo)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "localhost", 0, ssl_context=server_ctx)
-    await site.start()
-    port = runner.addresses[0][1]
-    trusting = HttpPool(f"https://localhost:{port}", ssl_context=ssl.create_default_context(
-        cafile=str(cert_file)))  # fmt: skip
-    default = HttpPool(f"https://localhost:{port}")
+    await web.TCPSite(runner, "localhost", 0, ssl_context=server_ctx).start()
+    return runner, f"https://localhost:{runner.addresses[0][1]}"
+
+
+def _trusting(cert_file: Path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(cert_file))
+
+
+async def test_https_verifies_the_server_certificate(tmp_path: Path) -> None:
+    """Over TLS a trusted certificate works; an untrusted one is an HttpError."""
+    cert_file, key_file = _certificate(tmp_path)
+    runner, url = await _tls_echo_server(cert_file, key_file)
+    trusting = HttpPool(url, ssl_context=_trusting(cert_file))
+    default = HttpPool(url)
     try:
         for _ in range(2):
             reply = await trusting.request(_head(trusting), b"tls", 5)
@@ -341,15 +337,8 @@ def test_works_on_uvloop(tmp_path: Path) -> None:
     cert_file, key_file = _certificate(tmp_path)
 
     async def scenario() -> tuple[int, list[bytes]]:
-        server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        server_ctx.load_cert_chain(cert_file, key_file)
-        app = web.Application()
-        app.router.add_post("/p", _echo)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "localhost", 0, ssl_context=server_ctx).start()
-        url = f"https://localhost:{runner.addresses[0][1]}"
-        pool = HttpPool(url, ssl_context=ssl.create_default_context(cafile=str(cert_file)))
+        runner, url = await _tls_echo_server(cert_file, key_file)
+        pool = HttpPool(url, ssl_context=_trusting(cert_file))
         try:
             bodies = [(await pool.request(_head(pool), b"%d" % i, 5)).body for i in range(3)]
         finally:
