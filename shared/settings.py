@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigError
+from shared.wechat.http import Origin
 
 _CONFIG = SettingsConfigDict(
     env_prefix="WXFACE_",
@@ -51,8 +52,10 @@ class AppSettings(_Piece):
     @field_validator("wechat_api_base")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
+        try:
+            Origin.parse(value)  # what the WeChat client will connect to
+        except ValueError as exc:
+            raise ValueError("must be an http:// or https:// URL with a host") from exc
         return value.rstrip("/")
 
 

@@ -66,8 +66,9 @@ class Origin:
     @property
     def host_header(self) -> str:
         """The Host header: the port only when it is not the scheme's default."""
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal
         default = 443 if self.scheme == "https" else 80
-        return self.host if self.port == default else f"{self.host}:{self.port}"
+        return host if self.port == default else f"{host}:{self.port}"
 
 
 class _Connection(asyncio.Protocol):

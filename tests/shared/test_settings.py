@@ -87,3 +87,25 @@ def test_business_api_requires_secret_and_data_key(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("WXFACE_APPSECRET", "s")
     monkeypatch.setenv("WXFACE_DATA_KEY", "d" * 32)
     assert load_settings(ReceiverSettings).api_key_set() == {"k1", "k2"}
+
+
+@pytest.mark.parametrize("bad", ["api.weixin.qq.com", "ftp://api.weixin.qq.com", "https://"])
+def test_wechat_api_base_needs_scheme_and_host(monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
+    """A WeChat API base the client could not connect to is refused at start-up, in one line."""
+    monkeypatch.setenv("WXFACE_APPID", APPID)
+    monkeypatch.setenv("WXFACE_TOKEN", "t")
+    monkeypatch.setenv("WXFACE_WECHAT_API_BASE", bad)
+    with pytest.raises(ConfigError, match="WXFACE_WECHAT_API_BASE must be an http"):
+        load_settings(ReceiverSettings)
+
+
+def test_worker_batch_linger_defaults_and_refuses_negatives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The store batches' linger is 5 ms unless set; a negative one is refused."""
+    for name, value in {"APPID": APPID, "APPSECRET": "s", "DATA_KEY": "d" * 16}.items():
+        monkeypatch.setenv(f"WXFACE_{name}", value)
+    assert load_settings(WorkerSettings).worker_batch_linger_ms == 5.0
+    monkeypatch.setenv("WXFACE_WORKER_BATCH_LINGER_MS", "-1")
+    with pytest.raises(ConfigError, match="WXFACE_WORKER_BATCH_LINGER_MS"):
+        load_settings(WorkerSettings)

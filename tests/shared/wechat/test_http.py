@@ -317,6 +317,7 @@ async def test_https_verifies_the_server_certificate(tmp_path: Path) -> None:
          "api.weixin.qq.com"),
         ("http://127.0.0.1:8090/", Origin("http", "127.0.0.1", 8090, ""), "127.0.0.1:8090"),
         ("http://h/prefix/", Origin("http", "h", 80, "/prefix"), "h"),
+        ("http://[::1]:8090", Origin("http", "::1", 8090, ""), "[::1]:8090"),
     ],
 )  # fmt: skip
 def test_origin_parses_base_urls(url: str, origin: Origin, host_header: str) -> None:
