@@ -2,17 +2,18 @@
 
 Handlers read a session and record a decision one message at a time. :class:`BatchingStore`
 collects the reads (and, separately, the decisions) requested while the previous batch was on
-its way, or within ``linger_s`` of the first one (a full batch goes at once), and sends them as
-one ``get_sessions`` read or one ``decide_many`` transaction: one thread hop and one COMMIT
-(one fsync) for many messages.
+its way, plus those that come within ``linger_s`` once it could send (a full batch goes at
+once), and sends them as one ``get_sessions`` read or one ``decide_many`` transaction: one
+thread hop and one COMMIT (one fsync) for many messages.
 
 The linger does more than fill batches. WeChat's replies come back one by one, so without it
 each message would travel through the worker, the broker and the stand-in alone: a wake-up,
 a write and a confirm each. Held for a few milliseconds, the messages move on together — one
 commit, one coalesced publish, one batch of confirms and acks, one batch of new deliveries and
 requests — and every process on the path does less per message. The worker benchmark measured
-it (BENCHMARKS.md): 3 ms on reads and decisions took a confirmation from about 700 to about
-400 µs of worker CPU, and halved RabbitMQ's CPU per message, for about 6 ms more latency.
+it (BENCHMARKS.md): 5 ms about halved the worker's CPU per confirmation and RabbitMQ's per
+message, for up to 10 ms more latency per message.
+
 Each caller is answered only once its batch's transaction is committed, so a decision is still
 durable before its event is published. A failed batch fails every caller in it (the
 transaction rolled back as a whole); each caller's patience retries its own step, and a
