@@ -133,6 +133,13 @@ _PANELS: list[tuple[str, str, list[tuple[str, str]], str]] = [
         "What became of each work message, and how many are being handled right now.",
     ),
     (
+        "Store batch size",
+        "short",
+        _quantiles("wxface_worker_store_batch_size", by="kind")[:2],
+        "Messages per store batch (session reads, decisions); WXFACE_WORKER_BATCH_LINGER_MS "
+        "trades latency for bigger batches and less CPU per message.",
+    ),
+    (
         "Expiry sweep",
         "ops",
         [

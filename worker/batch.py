@@ -23,6 +23,7 @@ replayed decision gets the first decision back, as with single calls.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
@@ -59,9 +60,14 @@ class Batcher(Generic[K, R]):
     """Runs ``run(keys)`` for the keys submitted meanwhile; each caller gets its own result."""
 
     def __init__(
-        self, run: Callable[[list[K]], Awaitable[list[R]]], max_size: int, linger_s: float = 0.0
+        self,
+        run: Callable[[list[K]], Awaitable[list[R]]],
+        max_size: int,
+        linger_s: float = 0.0,
+        on_send: Callable[[int], None] | None = None,
     ) -> None:
         self._run = run
+        self._on_send = on_send
         self._max_size = max(1, max_size)
         self._linger_s = max(0.0, linger_s)
         self._pending: list[tuple[K, asyncio.Future[R]]] = []
@@ -102,6 +108,8 @@ class Batcher(Generic[K, R]):
             self._filled = None
 
     async def _send(self, batch: list[tuple[K, asyncio.Future[R]]]) -> None:
+        if self._on_send is not None:
+            self._on_send(len(batch))
         try:
             results = await self._run([key for key, _ in batch])
         except asyncio.CancelledError:
@@ -127,11 +135,21 @@ class BatchingStore:
     """The worker's :class:`~worker.ports.SessionStore`, sending reads and decisions in batches."""
 
     def __init__(
-        self, store: BatchableStore, *, max_batch: int = MAX_BATCH, linger_s: float = 0.0
+        self,
+        store: BatchableStore,
+        *,
+        max_batch: int = MAX_BATCH,
+        linger_s: float = 0.0,
+        on_batch: Callable[[str, int], None] | None = None,
     ) -> None:
+        """``on_batch(kind, size)`` sees each batch sent: kind ``read`` or ``decide``."""
         self._store = store
-        self._reads: Batcher[str, Session | None] = Batcher(self._read, max_batch, linger_s)
-        self._decisions: Batcher[Decision, Decided] = Batcher(self._decide, max_batch, linger_s)
+        self._reads: Batcher[str, Session | None] = Batcher(
+            self._read, max_batch, linger_s, _tagged(on_batch, "read")
+        )
+        self._decisions: Batcher[Decision, Decided] = Batcher(
+            self._decide, max_batch, linger_s, _tagged(on_batch, "decide")
+        )
 
     @property
     def protector(self) -> Protection:
@@ -164,6 +182,10 @@ class BatchingStore:
     async def _read(self, out_seq_nos: list[str]) -> list[Session | None]:
         found = await self._store.get_sessions(out_seq_nos)
         return [found.get(key) for key in out_seq_nos]
+
+
+def _tagged(on_batch: Callable[[str, int], None] | None, kind: str) -> Callable[[int], None] | None:
+    return None if on_batch is None else functools.partial(on_batch, kind)
 
 
 def _ledger_key(decision: Decision) -> str:

@@ -17,6 +17,7 @@ M = TypeVar("M", bound=MetricWrapperBase)
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 _TOKEN_ENDPOINTS = frozenset({"stable_token", "token"})  # the client's names for token fetches
 _CALL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)  # messages; 128 is the largest batch
 
 
 class WorkerMetrics:
@@ -74,6 +75,11 @@ class WorkerMetrics:
             "From receipt of the push to its confirmed outcome",
             buckets=_LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
+        self.store_batch = Histogram(
+            "wxface_worker_store_batch_size",
+            "Messages per store batch, by kind (read: session reads, decide: decisions)",
+            ["kind"], buckets=_BATCH_BUCKETS, registry=r,
+        )  # fmt: skip
         self.in_flight = Gauge(
             "wxface_worker_in_flight", "Messages being handled right now", registry=r
         )
@@ -93,6 +99,10 @@ class WorkerMetrics:
         self.child(self.wechat_seconds, endpoint).observe(seconds)
         if endpoint in _TOKEN_ENDPOINTS and errcode == 0:
             self.token_refreshes.inc()
+
+    def observe_store_batch(self, kind: str, size: int) -> None:
+        """Hook for the batching store: one batch of ``size`` messages went to the store."""
+        self.child(self.store_batch, kind).observe(size)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of this registry."""

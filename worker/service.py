@@ -112,7 +112,8 @@ class WorkerService:
         s = self.settings
         # a batch of every message in flight cannot grow: it need not wait out the linger
         return BatchingStore(self.store, max_batch=min(MAX_BATCH, s.worker_concurrency),
-                             linger_s=s.worker_batch_linger_ms / 1000)  # fmt: skip
+                             linger_s=s.worker_batch_linger_ms / 1000,
+                             on_batch=self.metrics.observe_store_batch)  # fmt: skip
 
     def _sweeper(self) -> Sweeper:
         s = self.settings

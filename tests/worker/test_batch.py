@@ -162,3 +162,14 @@ async def test_linger_ends_with_the_keys_gathered(counting: CountingStore) -> No
     decided = await asyncio.gather(first, batching.decide(decisions[1]))
     assert [d.new for d in decided] == [True, True]
     assert counting.writes == [2]
+
+
+async def test_each_batch_is_reported_with_its_kind_and_size(counting: CountingStore) -> None:
+    """on_batch sees every batch sent to the store: reads and decisions apart, with their size."""
+    seen: list[tuple[str, int]] = []
+    batching = BatchingStore(counting, on_batch=lambda kind, size: seen.append((kind, size)))
+    sessions = [await counting.store.create_session(legacy()) for _ in range(2)]
+    await asyncio.gather(*(batching.get_session(f"absent-{i}") for i in range(3)))
+    decisions = [decision(s.out_seq_no, f"cred-{i}") for i, s in enumerate(sessions)]
+    await asyncio.gather(*(batching.decide(d) for d in decisions))
+    assert seen == [("read", 3), ("decide", 2)]

@@ -15,3 +15,16 @@ def test_child_is_bound_once_and_counts_into_the_metric() -> None:
     first.inc()
     metrics.child(metrics.outcomes, "verified", "").inc()
     assert b'wxface_worker_outcomes_total{outcome="verified",reason=""} 2.0' in metrics.render()
+
+
+def test_store_batches_are_exported_by_kind_and_size() -> None:
+    """Each reported store batch counts once in its kind's size histogram."""
+    metrics = WorkerMetrics()
+    metrics.observe_store_batch("read", 3)
+    metrics.observe_store_batch("read", 40)
+    metrics.observe_store_batch("decide", 1)
+    text = metrics.render()
+    assert b'wxface_worker_store_batch_size_bucket{kind="read",le="4.0"} 1.0' in text
+    assert b'wxface_worker_store_batch_size_count{kind="read"} 2.0' in text
+    assert b'wxface_worker_store_batch_size_sum{kind="read"} 43.0' in text
+    assert b'wxface_worker_store_batch_size_count{kind="decide"} 1.0' in text
