@@ -123,10 +123,9 @@ async def test_a_cancelled_caller_leaves_the_others_answered(counting: CountingS
     assert await batching.get_session(created.out_seq_no) == created
 
 
-async def _turns(n: int) -> None:
-    """Let ``n`` event-loop turns pass."""
-    for _ in range(n):
-        await asyncio.sleep(0)
+async def _store_round_trip(counting: CountingStore) -> None:
+    """Wait for one answer from the store's thread (not batched): the loop turns meanwhile."""
+    await counting.store.ping()
 
 
 async def test_linger_gathers_calls_made_across_loop_turns(counting: CountingStore) -> None:
@@ -135,7 +134,7 @@ async def test_linger_gathers_calls_made_across_loop_turns(counting: CountingSto
     calls = []
     for i in range(3):
         calls.append(asyncio.ensure_future(batching.get_session(f"absent-{i}")))
-        await _turns(5)
+        await _store_round_trip(counting)
     assert counting.reads == []  # still lingering: nothing was read yet
     assert await asyncio.gather(*calls) == [None] * 3
     assert counting.reads == [3]
@@ -145,7 +144,7 @@ async def test_a_full_batch_ends_the_linger(counting: CountingStore) -> None:
     """max_batch callers need not wait out the linger: their batch goes at once."""
     batching = BatchingStore(counting, max_batch=3, linger_s=3600.0)
     first = [asyncio.ensure_future(batching.get_session(f"absent-{i}")) for i in range(2)]
-    await _turns(5)  # the first two are lingering
+    await _store_round_trip(counting)  # the first two are lingering
     third = asyncio.ensure_future(batching.get_session("absent-2"))
     found = await asyncio.wait_for(asyncio.gather(*first, third), timeout=30)
     assert found == [None] * 3
@@ -158,7 +157,7 @@ async def test_linger_ends_with_the_keys_gathered(counting: CountingStore) -> No
     batching = BatchingStore(counting, linger_s=1.0)
     decisions = [decision(s.out_seq_no, f"cred-{i}") for i, s in enumerate(sessions)]
     first = asyncio.ensure_future(batching.decide(decisions[0]))
-    await _turns(5)
+    await _store_round_trip(counting)
     decided = await asyncio.gather(first, batching.decide(decisions[1]))
     assert [d.new for d in decided] == [True, True]
     assert counting.writes == [2]
