@@ -6,7 +6,10 @@ With the stand-in answering every WeChat call after ``--latency-ms`` (100):
    and the benchmark process itself;
 2. the same with two worker processes;
 3. a burst of ``--burst`` items at once (two workers): how long until each was decided;
-4. a steady ``--steady-rate`` per second for ``--steady-seconds`` (two workers): push→outcome;
+4. a steady ``--steady-rate`` per second for ``--steady-seconds`` (two workers, restarted with
+   ``--steady-prefetch``, sized so that the rate is about half their bound, as
+   docs/operations.md advises; at a bound barely above the rate a backlog would build, and the
+   phase would measure the queue instead of the pipeline): push→outcome;
 5. the bare hand-written loop (``bench.worker.bare``), as in 1, for the CPU ratio.
 Each configuration first drains ``--warmup`` unreported items. ``--full`` uses the issue's sizes.
 """
@@ -15,11 +18,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+import uvloop
 
 from bench.child import Child, child_env
 from bench.cpu import cpu_seconds
@@ -46,6 +53,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--steady-seconds", type=float, default=3.0)
     p.add_argument("--latency-ms", type=float, default=100.0, help="the stand-in's latency")
     p.add_argument("--prefetch", type=int, default=64, help="WXFACE_WORKER_PREFETCH")
+    p.add_argument("--steady-prefetch", type=int, default=128, help="the same, steady phase")
     p.add_argument("--batch-linger-ms", type=float, default=None,
                    help="WXFACE_WORKER_BATCH_LINGER_MS (default: the worker's)")  # fmt: skip
     p.add_argument("--warmup", type=int, default=200, help="unreported items per configuration")
@@ -65,7 +73,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     configure_logging(level="warning")
     amqp_url = load_settings(AmqpSettings).amqp_url.get_secret_value()
-    return asyncio.run(run(args, amqp_url))
+    return uvloop.run(run(args, amqp_url))  # the benchmark's own cost per message kept low
 
 
 async def run(args: argparse.Namespace, amqp_url: str) -> int:
@@ -99,33 +107,45 @@ async def _broker_background(rig: Rig, seconds: float = 3.0) -> str:
     return f"RabbitMQ used {used / seconds * 1e3:.0f} ms CPU/s before the phases (other jobs)."
 
 
-def _bound(args: argparse.Namespace, processes: int) -> float:
-    prefetch: int = args.prefetch
-    latency_s: float = args.latency_ms / 1000
-    return prefetch * processes / latency_s
+def _bound(prefetch: int, latency_ms: float, processes: int) -> float:
+    return prefetch * processes / (latency_ms / 1000)
 
 
 async def _worker_phases(rig: Rig, args: argparse.Namespace, n: int) -> list[Measured]:
     """Throughput with ``n`` workers; with two, the burst and the steady rate as well."""
-    workers = await start_workers(rig.launch(args.prefetch, args.batch_linger_ms), n, rig.workdir)
-    rig.subject = [w.pid for w in workers]
-    label, bound = f"worker ×{n}", _bound(args, n)
-    try:
-        await _warm_up(rig, args)
+    label = f"worker ×{n}"
+    async with _workers(rig, args, n, args.prefetch):
         results = [await _drain(rig, f"throughput, {n} worker(s)", args.messages)]
         if n == 2:
             results.append(await _drain(rig, "burst", args.burst))
+    measured = [Measured(r, label, n, _bound(args.prefetch, args.latency_ms, n)) for r in results]
+    if n == 2:
+        async with _workers(rig, args, n, args.steady_prefetch):
             count = round(args.steady_rate * args.steady_seconds)
             creds = await rig.seed(count)
             name = f"steady {args.steady_rate:,.0f}/s"
             results.append(await steady(name, rig.publisher, rig.collector, creds, rig.groups,
                                         args.steady_rate))  # fmt: skip
+        bound = _bound(args.steady_prefetch, args.latency_ms, n)
+        measured.append(Measured(results[-1], label, n, bound))
+    for r in results:
+        print(_line(r), flush=True)
+    return measured
+
+
+@contextlib.asynccontextmanager
+async def _workers(
+    rig: Rig, args: argparse.Namespace, n: int, prefetch: int
+) -> AsyncIterator[None]:
+    """``n`` warmed-up workers at ``prefetch`` under measurement, stopped afterwards."""
+    workers = await start_workers(rig.launch(prefetch, args.batch_linger_ms), n, rig.workdir)
+    rig.subject = [w.pid for w in workers]
+    try:
+        await _warm_up(rig, args)
+        yield
     finally:
         for worker in workers:
             await worker.stop()
-    for r in results:
-        print(_line(r), flush=True)
-    return [Measured(r, label, n, bound) for r in results]
 
 
 async def _drain(rig: Rig, name: str, count: int) -> PhaseResult:
@@ -151,7 +171,7 @@ async def _bare_phase(rig: Rig, args: argparse.Namespace) -> Measured:
     finally:
         await child.stop()
     print(_line(result), flush=True)
-    return Measured(result, "bare loop", 1, _bound(args, 1))
+    return Measured(result, "bare loop", 1, _bound(args.prefetch, args.latency_ms, 1))
 
 
 def _bare_args(rig: Rig, args: argparse.Namespace) -> list[str]:
@@ -170,7 +190,7 @@ async def _profile(rig: Rig, args: argparse.Namespace) -> str:
     try:
         await _warm_up(rig, args)
         creds = await rig.seed(args.messages)
-        seconds = args.messages / _bound(args, 1) + 1
+        seconds = args.messages / _bound(args.prefetch, args.latency_ms, 1) + 1
         recording = asyncio.create_task(profile.record(workers[0].pid, seconds, out))
         await drain("profile", rig.publisher, rig.collector, creds, rig.groups)
         await recording
@@ -193,8 +213,8 @@ def _context(args: argparse.Namespace) -> str:
         f"worker benchmark, {time.strftime('%Y-%m-%d %H:%M:%S')}: {os.cpu_count()} cores "
         f"({platform.processor() or platform.machine()}), load average {load}; Python "
         f"{platform.python_version()}; stand-in latency {args.latency_ms:g} ms, prefetch "
-        f"{args.prefetch} per worker; batch linger {linger}; {args.messages:,} items per "
-        "throughput phase, burst "
+        f"{args.prefetch} per worker ({args.steady_prefetch} in the steady phase); batch "
+        f"linger {linger}; {args.messages:,} items per throughput phase, burst "
         f"{args.burst:,}, steady {args.steady_rate:,.0f}/s for {args.steady_seconds:g} s; "
         f"store {args.store}. "
         "Workers, stand-in, RabbitMQ (shared with other jobs) and the benchmark share the cores."
