@@ -1,9 +1,12 @@
 """The embedded store: one SQLite file in WAL mode, shared safely by several processes.
 
-Each store owns one connection and one thread. Every operation is a plain function that runs
-whole on that thread (a write is ``BEGIN IMMEDIATE`` … ``COMMIT`` in one hop), so coroutines
-of one process never interleave inside a transaction, and processes queue on SQLite's write
-lock for up to the busy timeout. ``synchronous=FULL``: a committed decision survives power loss.
+Each store owns two connections, each with its own thread: one for writes, one for reads.
+Every operation is a plain function that runs whole on its thread (a write is
+``BEGIN IMMEDIATE`` … ``COMMIT`` in one hop), so coroutines of one process never interleave
+inside a transaction, and processes queue on SQLite's write lock for up to the busy timeout.
+In WAL mode a reader never waits for a writer, so a read does not queue behind a commit, or
+behind another process's write lock: a worker's session reads keep their latency while its
+decisions are being written. ``synchronous=FULL``: a committed decision survives power loss.
 """
 
 from __future__ import annotations
@@ -180,16 +183,18 @@ def _enable_wal(conn: sqlite3.Connection, within_s: float) -> None:
             time.sleep(0.01)  # on the store's own thread, never the event loop
 
 
-def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
+def _connect(path: str, busy_timeout_ms: int, *, writer: bool = True) -> sqlite3.Connection:
+    """A connection to the WAL file; the writer's sets it up and migrates the schema first."""
     conn = sqlite3.connect(
         path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
     )
     try:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        _enable_wal(conn, busy_timeout_ms / 1000)
-        conn.execute("PRAGMA synchronous = FULL")
-        migrate_sqlite(conn)
+        if writer:
+            _enable_wal(conn, busy_timeout_ms / 1000)
+            conn.execute("PRAGMA synchronous = FULL")
+            migrate_sqlite(conn)
     except BaseException:
         conn.close()
         raise
@@ -201,14 +206,14 @@ class SqliteStore:
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
-        thread: ThreadPoolExecutor,
+        writer: _Line,
+        reader: _Line,
         protector: Protector,
         clock: Clock,
     ) -> None:
         """Use :meth:`open`."""
-        self._conn = conn
-        self._thread = thread
+        self._writer = writer
+        self._reader = reader
         self._protector = protector
         self._clock = clock
         self._closed = False
@@ -226,13 +231,15 @@ class SqliteStore:
         An operation waits up to ``busy_timeout_ms`` for another process's write lock, then
         raises StoreUnavailableError.
         """
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wxface-sqlite")
+        writer = await _Line.open(partial(_connect, path, busy_timeout_ms), "wxface-sqlite")
         try:
-            conn = await _on(thread, partial(_connect, path, busy_timeout_ms))
+            reader = await _Line.open(
+                partial(_connect, path, busy_timeout_ms, writer=False), "wxface-sqlite-read"
+            )
         except BaseException:
-            thread.shutdown(wait=False)
+            await writer.close()
             raise
-        return cls(conn, thread, protector, clock)
+        return cls(writer, reader, protector, clock)
 
     @property
     def protector(self) -> Protector:
@@ -240,10 +247,10 @@ class SqliteStore:
         return self._protector
 
     async def _read(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        return await _on(self._thread, partial(job, self._conn))
+        return await self._reader.run(job)
 
     async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        return await _on(self._thread, partial(_transaction, self._conn, job))
+        return await self._writer.run(partial(_transaction, job=job))
 
     async def create_session(self, new: NewSession) -> Session:
         """Store a pending session; raise SessionExistsError if the out_seq_no is taken."""
@@ -321,10 +328,35 @@ class SqliteStore:
         await self._read(lambda c: c.execute("SELECT 1").fetchone())
 
     async def close(self) -> None:
-        """Close the connection and stop the thread (a second call does nothing)."""
+        """Close both connections and stop their threads (a second call does nothing)."""
         if self._closed:
             return
         self._closed = True
+        await self._reader.close()
+        await self._writer.close()
+
+
+class _Line:
+    """One connection and the one thread that uses it."""
+
+    def __init__(self, conn: sqlite3.Connection, thread: ThreadPoolExecutor) -> None:
+        self._conn = conn
+        self._thread = thread
+
+    @classmethod
+    async def open(cls, connect: Callable[[], sqlite3.Connection], name: str) -> _Line:
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        try:
+            conn = await _on(thread, connect)
+        except BaseException:
+            thread.shutdown(wait=False)
+            raise
+        return cls(conn, thread)
+
+    async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        return await _on(self._thread, partial(job, self._conn))
+
+    async def close(self) -> None:
         await _on(self._thread, self._conn.close)
         self._thread.shutdown(wait=True)
 

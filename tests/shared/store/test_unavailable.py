@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -13,6 +14,7 @@ from shared.store import open_store
 from shared.store.model import utc_now
 from shared.store.protect import Protector
 from shared.store.sqlite import SqliteStore
+from shared.vocabulary import Status
 from tests.shared.store.support import DATA_KEY, Database, legacy
 
 
@@ -50,3 +52,22 @@ async def test_close_twice_is_harmless(database: Database) -> None:
     await store.ping()
     await store.close()
     await store.close()
+
+
+async def test_sqlite_reads_do_not_wait_behind_a_blocked_write(tmp_path: Path) -> None:
+    """A write stuck on another process's lock leaves reads alone (WAL: readers never wait)."""
+    path = tmp_path / "busy.db"
+    store = await SqliteStore.open(str(path), Protector(DATA_KEY), utc_now, busy_timeout_ms=3000)
+    try:
+        created = await store.create_session(legacy())
+        with closing(sqlite3.connect(path, isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            # tasks start in the order they were made: the write reaches the store first
+            writing = asyncio.ensure_future(store.create_session(legacy()))
+            reading = asyncio.ensure_future(store.get_session(created.out_seq_no))
+            assert await asyncio.wait_for(reading, timeout=1.0) == created
+            assert not writing.done()  # still waiting for the lock while the read came back
+            other.execute("ROLLBACK")
+        assert (await writing).status is Status.PENDING
+    finally:
+        await store.close()
