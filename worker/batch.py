@@ -1,10 +1,11 @@
 """Store work of concurrent messages gathered into one store call: the worker's store batching.
 
 Handlers read a session and record a decision one message at a time. :class:`BatchingStore`
-collects the reads (and, separately, the decisions) requested while the previous batch was on
-its way, plus those that come within ``linger_s`` once it could send (a full batch goes at
-once), and sends them as one ``get_sessions`` read or one ``decide_many`` transaction: one
-thread hop and one COMMIT (one fsync) for many messages.
+collects the reads (and, separately, the decisions) and sends them as one ``get_sessions``
+read or one ``decide_many`` transaction: one thread hop and one COMMIT (one fsync) for many
+messages. A batch goes when the oldest call in it has waited ``linger_s``, or at once when it
+is full; calls made while the previous batch was on its way count their wait from their own
+arrival, so none waits more than the linger plus the batch ahead of it.
 
 The linger does more than fill batches. WeChat's replies come back one by one, so without it
 each message would travel through the worker, the broker and the stand-in alone: a wake-up,
@@ -71,13 +72,16 @@ class Batcher(Generic[K, R]):
         self._max_size = max(1, max_size)
         self._linger_s = max(0.0, linger_s)
         self._pending: list[tuple[K, asyncio.Future[R]]] = []
+        self._since: list[float] = []  # loop time of each pending call's arrival
         self._sending: asyncio.Task[None] | None = None
         self._filled: asyncio.Future[None] | None = None  # resolved when a lingering batch is full
 
     async def submit(self, key: K) -> R:
         """The result for ``key``, from the next batch that goes out."""
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
         self._pending.append((key, future))
+        self._since.append(loop.time())
         if self._sending is None:
             # starts on the next loop turn, so every call made in this one joins the batch
             self._sending = asyncio.ensure_future(self._send_all())
@@ -92,15 +96,19 @@ class Batcher(Generic[K, R]):
                     await self._linger()
                 batch = self._pending[: self._max_size]
                 del self._pending[: self._max_size]
+                del self._since[: self._max_size]
                 await self._send(batch)
         finally:
             self._sending = None
 
     async def _linger(self) -> None:
-        """Wait up to ``linger_s`` for more keys; a full batch ends the wait early."""
+        """Wait for more keys until the oldest has waited ``linger_s``; a full batch ends it."""
         loop = asyncio.get_running_loop()
+        left = self._since[0] + self._linger_s - loop.time()
+        if left <= 0:
+            return
         self._filled = filled = loop.create_future()
-        timer = loop.call_later(self._linger_s, _resolve, filled)
+        timer = loop.call_later(left, _resolve, filled)
         try:
             await filled
         finally:

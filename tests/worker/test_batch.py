@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from shared.store.base import Store, open_store
 from shared.store.model import Decided, Decision, Session
 from shared.store.protect import Protector
 from shared.vocabulary import Reason
+from tests.polling import eventually
 from tests.shared.store.support import decision, legacy
 from worker.batch import BatchingStore
 
@@ -28,6 +29,7 @@ class CountingStore:
         self.writes: list[int] = []
         self.credentials: list[list[str | None]] = []
         self.failures = 0
+        self.gate: asyncio.Event | None = None  # when set up, reads wait for it
 
     @property
     def protector(self) -> Protector:
@@ -35,8 +37,10 @@ class CountingStore:
         return self.store.protector
 
     async def get_sessions(self, out_seq_nos: Sequence[str]) -> dict[str, Session]:
-        """Count, then read."""
+        """Count, then (once the gate, if any, is open) read."""
         self.reads.append(len(out_seq_nos))
+        if self.gate is not None:
+            await self.gate.wait()
         return await self.store.get_sessions(out_seq_nos)
 
     async def decide_many(self, decisions: Sequence[Decision]) -> list[Decided]:
@@ -161,6 +165,32 @@ async def test_linger_ends_with_the_keys_gathered(counting: CountingStore) -> No
     decided = await asyncio.gather(first, batching.decide(decisions[1]))
     assert [d.new for d in decided] == [True, True]
     assert counting.writes == [2]
+
+
+async def test_calls_made_during_a_batch_count_their_linger_from_their_own_arrival(
+    counting: CountingStore,
+) -> None:
+    """A read that came while the batch ahead was held, and has lingered since, goes right after."""
+    loop = asyncio.get_running_loop()
+    counting.gate = asyncio.Event()
+    batching = BatchingStore(counting, linger_s=1.0)
+    first = asyncio.ensure_future(batching.get_session("absent-0"))
+    await eventually(_answer(lambda: counting.reads == [1]), 30, "the first batch at the store")
+    arrived = loop.time()
+    second = asyncio.ensure_future(batching.get_session("absent-1"))
+    await eventually(_answer(lambda: loop.time() - arrived > 1.0), 30, "a linger gone by")
+    counting.gate.set()
+    released = loop.time()
+    assert list(await asyncio.wait_for(asyncio.gather(first, second), 30)) == [None, None]
+    assert loop.time() - released < 0.5  # not another full linger after the batch ahead
+    assert counting.reads == [1, 1]
+
+
+def _answer(condition: Callable[[], bool]) -> Callable[[], Awaitable[bool | None]]:
+    async def check() -> bool | None:
+        return True if condition() else None
+
+    return check
 
 
 async def test_each_batch_is_reported_with_its_kind_and_size(counting: CountingStore) -> None:
