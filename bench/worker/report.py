@@ -19,6 +19,18 @@ class Measured:
     label: str  # "worker ×1", "bare loop", …
     processes: int
     bound: float  # prefetch × processes / latency, per second
+    slots: int = 0  # prefetch × processes, where the phase keeps them all busy (0: not known)
+
+    def cycle_line(self) -> str | None:
+        """How long each message held its slot: WeChat's latency and the rest (all slots busy)."""
+        r = self.result
+        if not self.slots or not r.rate:
+            return None
+        cycle_ms, latency_ms = self.slots / r.rate * 1e3, self.slots / self.bound * 1e3
+        return (
+            f"  - each of the {self.slots} slots turned over every {cycle_ms:,.0f} ms on average: "
+            f"WeChat's {latency_ms:,.0f} ms and {cycle_ms - latency_ms:,.0f} ms more"
+        )
 
 
 def cpu_table(rows: list[Measured]) -> list[str]:
@@ -58,6 +70,11 @@ def verdict_lines(rows: list[Measured], bare: Measured | None) -> list[str]:
         if bare is not None and bare.result.cpu_us_per_message(SUBJECT) > 0:
             ratio = us / bare.result.cpu_us_per_message(SUBJECT)
             lines.append(f"  - {ratio:.2f}× the bare loop's CPU per message")
+        cycle = m.cycle_line()
+        if cycle is not None:
+            lines.append(cycle)
+    if bare is not None and (cycle := bare.cycle_line()) is not None:
+        lines += [f"- {bare.result.name}: {bare.result.rate / bare.bound:.0%} of the bound", cycle]
     for m in rows:
         if m.result.name.startswith("burst"):
             lines.append(burst_line(m.result))

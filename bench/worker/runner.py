@@ -118,7 +118,8 @@ async def _worker_phases(rig: Rig, args: argparse.Namespace, n: int) -> list[Mea
         results = [await _drain(rig, f"throughput, {n} worker(s)", args.messages)]
         if n == 2:
             results.append(await _drain(rig, "burst", args.burst))
-    measured = [Measured(r, label, n, _bound(args.prefetch, args.latency_ms, n)) for r in results]
+    bound, slots = _bound(args.prefetch, args.latency_ms, n), args.prefetch * n
+    measured = [Measured(r, label, n, bound, slots) for r in results]  # drains: every slot busy
     if n == 2:
         async with _workers(rig, args, n, args.steady_prefetch):
             count = round(args.steady_rate * args.steady_seconds)
@@ -171,7 +172,8 @@ async def _bare_phase(rig: Rig, args: argparse.Namespace) -> Measured:
     finally:
         await child.stop()
     print(_line(result), flush=True)
-    return Measured(result, "bare loop", 1, _bound(args.prefetch, args.latency_ms, 1))
+    bound = _bound(args.prefetch, args.latency_ms, 1)
+    return Measured(result, "bare loop", 1, bound, args.prefetch)
 
 
 def _bare_args(rig: Rig, args: argparse.Namespace) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import orjson
 
@@ -98,3 +99,14 @@ def test_report_gives_postgres_cpu_only_when_measured() -> None:
     burst = [line for line in rows if line.startswith("| burst")]
     assert "| 500 (400) | – | – | – | – |" in burst[0]  # groups not measured: dashes
     assert "| 500 (400) | – | – | 300 | – |" in burst[1]
+
+
+def test_cycle_line_splits_each_slots_turn_into_latency_and_the_rest() -> None:
+    """64 slots at 100 ms (bound 640/s) giving 470/s: each turned over in 136 ms, 36 over."""
+    result = _result({"verified": 2})
+    drained = Measured(replace(result, messages=470, seconds=1.0), "worker ×1", 1, 640.0, 64)
+    assert drained.cycle_line() == (
+        "  - each of the 64 slots turned over every 136 ms on average: "
+        "WeChat's 100 ms and 36 ms more"
+    )
+    assert Measured(result, "worker ×2", 2, 1280.0).cycle_line() is None  # slots not all busy
