@@ -114,7 +114,7 @@ def _decide(conn: sqlite3.Connection, d: Decision) -> Decided:
 
     Changed-row counts instead of ``RETURNING``: each statement is one SQLite step, and every
     step gives up the GIL, which the busy event-loop thread then holds for up to a switch
-    interval — fewer steps make a batch cheaper and quicker on the store's thread.
+    interval — fewer steps make a batch cheaper and quicker on the store's writer thread.
     """
     if conn.execute(_LOG, _decision_params(d)).rowcount == 0:
         found = conn.execute(_FIND_DECISION, (d.credential, d.message_id)).fetchone()
@@ -375,7 +375,7 @@ def _transaction(conn: sqlite3.Connection, job: Callable[[sqlite3.Connection], T
 
 
 async def _on(thread: ThreadPoolExecutor, job: Callable[[], T]) -> T:
-    """Run ``job`` on the store's thread; a locked or broken database is 'unavailable'."""
+    """Run ``job`` on one of the store's threads; a locked or broken database is 'unavailable'."""
     try:
         return await asyncio.get_running_loop().run_in_executor(thread, job)
     except sqlite3.OperationalError as exc:
