@@ -13,6 +13,7 @@ from bench.cpu import RABBITMQ, STANDIN, SUBJECT
 from bench.worker.children import start_workers
 from bench.worker.phases import drain, steady
 from bench.worker.rig import open_rig
+from bench.worker.runner import parse_args, run
 from bench.worker.seed import APPID, SECRET
 
 pytestmark = pytest.mark.broker
@@ -65,3 +66,22 @@ async def _assert_deleted(amqp_url: str, queue: str) -> None:
             await channel.declare_queue(queue, passive=True)
     finally:
         await connection.close()
+
+
+async def test_runner_measures_every_phase_at_tiny_sizes(amqp_url: str, tmp_path: Path) -> None:
+    """The whole benchmark at tiny sizes: every phase reported, steady at its own prefetch."""
+    args = parse_args([
+        "--messages", "6", "--burst", "6", "--steady-rate", "40", "--steady-seconds", "0.2",
+        "--warmup", "2", "--latency-ms", "5", "--prefetch", "4", "--steady-prefetch", "8",
+        "--no-profile", "--output", str(tmp_path / "report.md"),
+    ])  # fmt: skip
+    assert await run(args, amqp_url) == 0  # one verified outcome per session in every phase
+    report = (tmp_path / "report.md").read_text()
+    assert "prefetch 4 per worker (8 in the steady phase)" in report
+    rows = [line for line in report.splitlines() if line.startswith("| ") and "|---" not in line]
+    phases = [row.split("|")[1].strip() for row in rows[1:]]
+    assert phases == ["throughput, 1 worker(s)", "throughput, 2 worker(s)", "burst",
+                      "steady 40/s", "throughput, bare loop"]  # fmt: skip
+    bounds = [row.split("|")[5].strip() for row in rows[1:]]
+    assert bounds[3] != bounds[1]  # the steady phase's bound is its own prefetch's
+    assert report.count("slots turned over every") == 4  # the drains: ×1, ×2, burst, bare
