@@ -20,7 +20,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from shared.errors import SessionExistsError, StoreError, StoreUnavailableError
+from shared.errors import ConfigError, SessionExistsError, StoreError, StoreUnavailableError
 from shared.store.migrations import migrate_sqlite
 from shared.store.model import Clock, Decided, Decision, NewSession, Session, UnpublishedExpiry
 from shared.store.protect import Protector
@@ -231,6 +231,8 @@ class SqliteStore:
         An operation waits up to ``busy_timeout_ms`` for another process's write lock, then
         raises StoreUnavailableError.
         """
+        if path in ("", ":memory:"):  # private to one connection: nothing would be shared
+            raise ConfigError("the SQLite store needs a file path (sqlite:///path/to/file.db)")
         writer = await _Line.open(partial(_connect, path, busy_timeout_ms), "wxface-sqlite")
         try:
             reader = await _Line.open(

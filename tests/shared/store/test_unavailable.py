@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.errors import StoreUnavailableError
+from shared.errors import ConfigError, StoreUnavailableError
 from shared.store import open_store
 from shared.store.model import utc_now
 from shared.store.protect import Protector
@@ -71,3 +71,10 @@ async def test_sqlite_reads_do_not_wait_behind_a_blocked_write(tmp_path: Path) -
         assert (await writing).status is Status.PENDING
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite:///"])
+async def test_sqlite_without_a_file_is_a_configuration_error(url: str) -> None:
+    """An in-memory or temporary database is private to one connection: refused, clearly."""
+    with pytest.raises(ConfigError, match="file path"):
+        await open_store(url, DATA_KEY)
