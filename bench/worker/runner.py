@@ -7,7 +7,7 @@ With the stand-in answering every WeChat call after ``--latency-ms`` (100):
 2. the same with two worker processes;
 3. a burst of ``--burst`` items at once (two workers): how long until each was decided;
 4. a steady ``--steady-rate`` per second for ``--steady-seconds`` (two workers, restarted with
-   ``--steady-prefetch``, sized so that the rate is about half their bound, as
+   ``--steady-prefetch``, sized so that the rate is about half of what they turn over, as
    docs/operations.md advises; at a bound barely above the rate a backlog would build, and the
    phase would measure the queue instead of the pipeline): push→outcome;
 5. the bare hand-written loop (``bench.worker.bare``), as in 1, for the CPU ratio.
