@@ -22,6 +22,7 @@ import asyncio
 import ssl
 import time
 from dataclasses import dataclass
+from types import TracebackType
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -233,3 +234,14 @@ class HttpPool:
         self._closed = True
         while self._idle:
             self._idle.pop().close()
+
+    async def __aenter__(self) -> HttpPool:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -80,13 +80,10 @@ async def test_sequential_calls_share_one_connection(aiohttp_server: AiohttpServ
     app = web.Application()
     app.router.add_post("/p", _echo)
     server = await aiohttp_server(app)
-    pool = HttpPool(str(server.make_url("")))
-    try:
+    async with HttpPool(str(server.make_url(""))) as pool:
         for i in range(50):
             reply = await pool.request(_head(pool), b"body-%d" % i, 5)
             assert (reply.status, reply.body) == (200, b'{"seen": "body-%d"}' % i)
-    finally:
-        await pool.close()
     assert pool.connections_opened == 1
 
 
@@ -109,11 +106,8 @@ async def test_concurrent_calls_stay_within_the_limit(aiohttp_server: AiohttpSer
     app = web.Application()
     app.router.add_post("/p", held)
     server = await aiohttp_server(app)
-    pool = HttpPool(str(server.make_url("")), limit=4)
-    try:
+    async with HttpPool(str(server.make_url("")), limit=4) as pool:
         replies = await asyncio.gather(*(pool.request(_head(pool), b"x", 5) for _ in range(40)))
-    finally:
-        await pool.close()
     assert all(r.status == 200 for r in replies)
     assert pool.connections_opened == 4
     assert most == 4
@@ -127,12 +121,9 @@ async def test_connection_ended_after_each_reply_is_replaced(
     raw_server: Callable[[Script], Awaitable[str]], reply: bytes
 ) -> None:
     """A server ending each connection after one reply (announced or not): every call works."""
-    pool = HttpPool(await raw_server(_answer_once(reply)))
-    try:
+    async with HttpPool(await raw_server(_answer_once(reply))) as pool:
         for _ in range(20):
             assert (await pool.request(_head(pool), b"", 5)).body == b'{"ok": 1}\r\n'
-    finally:
-        await pool.close()
     assert pool.connections_opened == 20
 
 
@@ -151,12 +142,9 @@ async def test_stale_connection_is_retried_once_on_a_new_one(
         await _read_request(reader)  # the reused connection's request: closed unanswered
         calls += 1
 
-    pool = HttpPool(await raw_server(drop_second))
-    try:
+    async with HttpPool(await raw_server(drop_second)) as pool:
         for _ in range(3):
             assert (await pool.request(_head(pool), b"", 5)).status == 200
-    finally:
-        await pool.close()
     assert pool.connections_opened == 3
     assert calls == 5  # three answered, two dropped on reuse
 
@@ -172,11 +160,8 @@ async def test_chunked_reply_is_read_whole(raw_server: Callable[[Script], Awaita
         await writer.drain()
         await reader.read()
 
-    pool = HttpPool(await raw_server(chunked))
-    try:
+    async with HttpPool(await raw_server(chunked)) as pool:
         assert (await pool.request(_head(pool), b"", 5)).body == b'{"a": 1}'
-    finally:
-        await pool.close()
 
 
 async def test_timeout_drops_the_connection_and_its_late_reply(
@@ -195,14 +180,11 @@ async def test_timeout_drops_the_connection_and_its_late_reply(
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body))
             await writer.drain()
 
-    pool = HttpPool(await raw_server(slow_first))
-    try:
+    async with HttpPool(await raw_server(slow_first)) as pool:
         with pytest.raises(TimeoutError):
             await pool.request(_head(pool), b"", 0.1)
         timed_out.set()
         assert (await pool.request(_head(pool), b"", 5)).body == b"fresh"
-    finally:
-        await pool.close()
     assert pool.connections_opened == 2
 
 
@@ -219,12 +201,9 @@ async def test_broken_replies_raise_http_error(
 ) -> None:
     """A reply cut short, not HTTP, or over the size limit is an HttpError; nothing is kept."""
 
-    pool = HttpPool(await raw_server(_answer_once(answer)), max_body=1000)
-    try:
+    async with HttpPool(await raw_server(_answer_once(answer)), max_body=1000) as pool:
         with pytest.raises(HttpError, match=message):
             await pool.request(_head(pool), b"", 5)
-    finally:
-        await pool.close()
 
 
 async def test_refused_connection_names_no_url(

@@ -18,18 +18,15 @@ async def test_each_call_sends_its_own_token_and_path(aiohttp_server: AiohttpSer
     app = web.Application()
     app.router.add_post("/{tail:.*}", _echo_query)
     server = await aiohttp_server(app)
-    pool = HttpPool(str(server.make_url("/base")))
-    transport = Transport(pool)
     seen = []
-    try:
+    async with HttpPool(str(server.make_url("/base"))) as pool:
+        transport = Transport(pool)
         for path, token in [("a/x", "t1"), ("a/x", "t1"), ("a/x", "t2"), ("b/y", "t2")] * 40:
             reply = await transport.request("e", "POST", path, {"access_token": token}, {})
             seen.append((reply["path"], reply["access_token"]))
         for i in range(200):  # more tokens than the head cache keeps
             reply = await transport.request("e", "POST", "a/x", {"access_token": f"n{i}"}, {})
             seen.append((reply["path"], reply["access_token"]))
-    finally:
-        await pool.close()
     expected = [("/base/a/x", "t1"), ("/base/a/x", "t1"), ("/base/a/x", "t2"), ("/base/b/y", "t2")]
     assert seen == expected * 40 + [("/base/a/x", f"n{i}") for i in range(200)]
 
@@ -39,9 +36,6 @@ async def test_query_values_are_url_encoded(aiohttp_server: AiohttpServer) -> No
     app = web.Application()
     app.router.add_post("/{tail:.*}", _echo_query)
     server = await aiohttp_server(app)
-    pool = HttpPool(str(server.make_url("")))
-    try:
+    async with HttpPool(str(server.make_url(""))) as pool:
         reply = await Transport(pool).request("e", "POST", "p", {"access_token": "a+b/c=&d é"})
-    finally:
-        await pool.close()
     assert reply["access_token"] == "a+b/c=&d é"
