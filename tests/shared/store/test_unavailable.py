@@ -13,7 +13,7 @@ from shared.errors import ConfigError, StoreUnavailableError
 from shared.store import open_store
 from shared.store.model import utc_now
 from shared.store.protect import Protector
-from shared.store.sqlite import SqliteStore
+from shared.store.sqlite import LOCK_POLL_S, SqliteStore, begin_immediate
 from shared.vocabulary import Status
 from tests.shared.store.support import DATA_KEY, Database, legacy
 
@@ -71,6 +71,29 @@ async def test_sqlite_reads_do_not_wait_behind_a_blocked_write(tmp_path: Path) -
         assert (await writing).status is Status.PENDING
     finally:
         await store.close()
+
+
+def test_sqlite_writer_polls_for_a_taken_write_lock(tmp_path: Path) -> None:
+    """A taken lock is retried every LOCK_POLL_S (not SQLite's growing sleeps) until it frees."""
+    path = tmp_path / "poll.db"
+    with (
+        closing(sqlite3.connect(path, isolation_level=None)) as writer,
+        closing(sqlite3.connect(path, isolation_level=None)) as other,
+    ):
+        writer.execute("PRAGMA journal_mode = WAL")
+        writer.execute("PRAGMA busy_timeout = 0")
+        other.execute("BEGIN IMMEDIATE")
+        slept: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            slept.append(seconds)
+            if len(slept) == 5:
+                other.execute("ROLLBACK")  # the other process commits
+
+        begin_immediate(writer, 10.0, sleep=sleep)
+        assert writer.in_transaction
+        assert slept == [LOCK_POLL_S] * 5
+        writer.execute("ROLLBACK")
 
 
 @pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite:///"])
