@@ -4,10 +4,11 @@ Each store owns two connections, each with its own thread: one for writes, one f
 Every operation is a plain function that runs whole on its thread (a write is
 ``BEGIN IMMEDIATE`` … ``COMMIT`` in one hop), so coroutines of one process never interleave
 inside a transaction, and processes queue on SQLite's write lock for up to the busy timeout.
-A writer that finds the lock taken retries every :data:`LOCK_POLL_S` rather than through
-SQLite's busy handler, whose sleeps grow 1, 2, 5, 10 … ms: another worker's commit holds the
-lock for about a millisecond, and that backoff made waiting for it most of a decision's
-latency whenever two workers shared the file.
+A writer that finds the lock taken retries after :data:`LOCK_POLL_S`, then a quarter longer
+each time up to :data:`LOCK_POLL_MAX_S`, rather than through SQLite's busy handler, whose
+sleeps grow 1, 2, 5, 10 … ms: another worker's commit holds the lock for about a millisecond,
+and that backoff made waiting for it most of a decision's latency whenever two workers shared
+the file. The cap keeps a writer from spinning while a long transaction holds the lock.
 In WAL mode a reader never waits for a writer, so a read does not queue behind a commit, or
 behind another process's write lock: a worker's session reads keep their latency while its
 decisions are being written. ``synchronous=FULL``: a committed decision survives power loss.
@@ -45,7 +46,8 @@ from shared.vocabulary import Outcome, Reason, Status
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 10_000
-LOCK_POLL_S = 0.0005  # how often a writer retries another process's write lock
+LOCK_POLL_S = 0.0005  # a writer's first retry of another process's write lock
+LOCK_POLL_MAX_S = 0.005  # and its longest pause between retries
 
 _S = ", ".join(SESSION_COLUMNS)
 _D = ", ".join(DECISION_COLUMNS)
@@ -393,12 +395,12 @@ def begin_immediate(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """BEGIN IMMEDIATE, retrying every LOCK_POLL_S while another connection holds the lock.
+    """BEGIN IMMEDIATE, retrying while another connection holds the lock (see the module).
 
     The writer's connection has no busy handler (``busy_timeout = 0``), so a taken lock is
     SQLITE_BUSY at once; after ``within_s`` it is raised ("database is locked").
     """
-    deadline = clock() + within_s
+    deadline, pause = clock() + within_s, LOCK_POLL_S
     while True:
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -407,7 +409,8 @@ def begin_immediate(
             busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # and its extended codes
             if not busy or clock() >= deadline:
                 raise
-        sleep(LOCK_POLL_S)  # on the store's writer thread, never the event loop
+        sleep(pause)  # on the store's writer thread, never the event loop
+        pause = min(pause * 1.25, LOCK_POLL_MAX_S)
 
 
 async def _on(thread: ThreadPoolExecutor, job: Callable[[], T]) -> T:

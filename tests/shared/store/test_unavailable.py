@@ -13,7 +13,7 @@ from shared.errors import ConfigError, StoreUnavailableError
 from shared.store import open_store
 from shared.store.model import utc_now
 from shared.store.protect import Protector
-from shared.store.sqlite import LOCK_POLL_S, SqliteStore, begin_immediate
+from shared.store.sqlite import LOCK_POLL_MAX_S, LOCK_POLL_S, SqliteStore, begin_immediate
 from shared.vocabulary import Status
 from tests.shared.store.support import DATA_KEY, Database, legacy
 
@@ -74,7 +74,7 @@ async def test_sqlite_reads_do_not_wait_behind_a_blocked_write(tmp_path: Path) -
 
 
 def test_sqlite_writer_polls_for_a_taken_write_lock(tmp_path: Path) -> None:
-    """A taken lock is retried every LOCK_POLL_S (not SQLite's growing sleeps) until it frees."""
+    """A taken lock is retried after LOCK_POLL_S, then a little longer each time, up to a cap."""
     path = tmp_path / "poll.db"
     with (
         closing(sqlite3.connect(path, isolation_level=None)) as writer,
@@ -87,12 +87,15 @@ def test_sqlite_writer_polls_for_a_taken_write_lock(tmp_path: Path) -> None:
 
         def sleep(seconds: float) -> None:
             slept.append(seconds)
-            if len(slept) == 5:
+            if len(slept) == 30:
                 other.execute("ROLLBACK")  # the other process commits
 
         begin_immediate(writer, 10.0, sleep=sleep)
         assert writer.in_transaction
-        assert slept == [LOCK_POLL_S] * 5
+        assert len(slept) == 30
+        assert slept[0] == LOCK_POLL_S
+        assert slept[1:4] == pytest.approx([LOCK_POLL_S * 1.25**i for i in (1, 2, 3)])
+        assert slept[-1] == LOCK_POLL_MAX_S  # no faster than that however long it waits
         writer.execute("ROLLBACK")
 
 
