@@ -176,20 +176,6 @@ def _mark_published(conn: sqlite3.Connection, message_ids: tuple[str, ...]) -> N
     conn.execute(_PUBLISHED + "(" + ", ".join("?" * len(message_ids)) + ")", message_ids)
 
 
-def _enable_wal(conn: sqlite3.Connection, within_s: float) -> None:
-    # Switching a fresh file to WAL needs an exclusive lock, and SQLite answers "database is
-    # locked" at once (no busy handler) while another process opens the same file: retry.
-    deadline = time.monotonic() + within_s
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)  # on the store's own thread, never the event loop
-
-
 def _connect(path: str, busy_timeout_ms: int, *, writer: bool = True) -> sqlite3.Connection:
     """A connection to the WAL file; the writer's sets it up and migrates the schema first."""
     conn = sqlite3.connect(
@@ -199,10 +185,12 @@ def _connect(path: str, busy_timeout_ms: int, *, writer: bool = True) -> sqlite3
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         if writer:
-            _enable_wal(conn, busy_timeout_ms / 1000)
+            # switching a fresh file to WAL needs an exclusive lock, and SQLite answers
+            # "database is locked" at once (no busy handler) while another process opens it
+            execute_when_free(conn, "PRAGMA journal_mode = WAL", busy_timeout_ms / 1000)
             conn.execute("PRAGMA synchronous = FULL")
             migrate_sqlite(conn)
-            conn.execute("PRAGMA busy_timeout = 0")  # begin_immediate polls for the lock
+            conn.execute("PRAGMA busy_timeout = 0")  # execute_when_free polls for the lock
     except BaseException:
         conn.close()
         raise
@@ -377,7 +365,7 @@ def _transaction(
     conn: sqlite3.Connection, job: Callable[[sqlite3.Connection], T], lock_wait_s: float
 ) -> T:
     """Run ``job`` between BEGIN IMMEDIATE (take the write lock first) and COMMIT."""
-    begin_immediate(conn, lock_wait_s)
+    execute_when_free(conn, "BEGIN IMMEDIATE", lock_wait_s)
     try:
         result = job(conn)
         conn.execute("COMMIT")
@@ -388,14 +376,15 @@ def _transaction(
     return result
 
 
-def begin_immediate(
+def execute_when_free(
     conn: sqlite3.Connection,
+    sql: str,
     within_s: float,
     *,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """BEGIN IMMEDIATE, retrying while another connection holds the lock (see the module).
+    """Execute ``sql``, retrying while another connection holds the lock it needs (see the module).
 
     The writer's connection has no busy handler (``busy_timeout = 0``), so a taken lock is
     SQLITE_BUSY at once; after ``within_s`` it is raised ("database is locked").
@@ -403,7 +392,7 @@ def begin_immediate(
     deadline, pause = clock() + within_s, LOCK_POLL_S
     while True:
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(sql)
             return
         except sqlite3.OperationalError as exc:
             busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # and its extended codes

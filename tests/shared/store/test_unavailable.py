@@ -13,7 +13,7 @@ from shared.errors import ConfigError, StoreUnavailableError
 from shared.store import open_store
 from shared.store.model import utc_now
 from shared.store.protect import Protector
-from shared.store.sqlite import LOCK_POLL_MAX_S, LOCK_POLL_S, SqliteStore, begin_immediate
+from shared.store.sqlite import LOCK_POLL_MAX_S, LOCK_POLL_S, SqliteStore, execute_when_free
 from shared.vocabulary import Status
 from tests.shared.store.support import DATA_KEY, Database, legacy
 
@@ -90,7 +90,7 @@ def test_sqlite_writer_polls_for_a_taken_write_lock(tmp_path: Path) -> None:
             if len(slept) == 30:
                 other.execute("ROLLBACK")  # the other process commits
 
-        begin_immediate(writer, 10.0, sleep=sleep)
+        execute_when_free(writer, "BEGIN IMMEDIATE", 10.0, sleep=sleep)
         assert writer.in_transaction
         assert len(slept) == 30
         assert slept[0] == LOCK_POLL_S
