@@ -6,10 +6,13 @@ With the stand-in answering every WeChat call after ``--latency-ms`` (100):
    and the benchmark process itself;
 2. the same with two worker processes;
 3. a burst of ``--burst`` items at once (two workers): how long until each was decided;
-4. a steady ``--steady-rate`` per second for ``--steady-seconds`` (two workers, restarted with
-   ``--steady-prefetch``, sized so that the rate is about half of what they turn over, as
-   docs/operations.md advises; at a bound barely above the rate a backlog would build, and the
-   phase would measure the queue instead of the pipeline): push→outcome;
+4. a steady ``--steady-rate`` per second for ``--steady-seconds``, after 1 and after 2: push→outcome
+   and CPU per message. The workers are restarted with a larger window (``--steady-prefetch``
+   each for two, twice that for one), sized so that the rate is about half of what they turn
+   over, as docs/operations.md advises; at a bound barely above the rate a backlog would
+   build, and the phase would measure the queue instead of the pipeline. One worker at the
+   whole rate and two at half of it show what the split costs: a worker's messages share
+   store batches, wake-ups and writes only with its own;
 5. the bare hand-written loop (``bench.worker.bare``), as in 1, for the CPU ratio.
 Each configuration first drains ``--warmup`` unreported items. ``--full`` uses the issue's sizes.
 """
@@ -53,7 +56,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--steady-seconds", type=float, default=3.0)
     p.add_argument("--latency-ms", type=float, default=100.0, help="the stand-in's latency")
     p.add_argument("--prefetch", type=int, default=64, help="WXFACE_WORKER_PREFETCH")
-    p.add_argument("--steady-prefetch", type=int, default=128, help="the same, steady phase")
+    p.add_argument(
+        "--steady-prefetch",
+        type=int,
+        default=128,
+        help="the same, steady phase, each of two workers (one alone: twice it)",
+    )
     p.add_argument("--batch-linger-ms", type=float, default=None,
                    help="WXFACE_WORKER_BATCH_LINGER_MS (default: the worker's)")  # fmt: skip
     p.add_argument("--warmup", type=int, default=200, help="unreported items per configuration")
@@ -112,7 +120,7 @@ def _bound(prefetch: int, latency_ms: float, processes: int) -> float:
 
 
 async def _worker_phases(rig: Rig, args: argparse.Namespace, n: int) -> list[Measured]:
-    """Throughput with ``n`` workers; with two, the burst and the steady rate as well."""
+    """Throughput and the steady rate with ``n`` workers; with two, the burst as well."""
     label = f"worker ×{n}"
     async with _workers(rig, args, n, args.prefetch):
         results = [await _drain(rig, f"throughput, {n} worker(s)", args.messages)]
@@ -120,15 +128,13 @@ async def _worker_phases(rig: Rig, args: argparse.Namespace, n: int) -> list[Mea
             results.append(await _drain(rig, "burst", args.burst))
     bound, slots = _bound(args.prefetch, args.latency_ms, n), args.prefetch * n
     measured = [Measured(r, label, n, bound, slots) for r in results]  # drains: every slot busy
-    if n == 2:
-        async with _workers(rig, args, n, args.steady_prefetch):
-            count = round(args.steady_rate * args.steady_seconds)
-            creds = await rig.seed(count)
-            name = f"steady {args.steady_rate:,.0f}/s"
-            results.append(await steady(name, rig.publisher, rig.collector, creds, rig.groups,
-                                        args.steady_rate))  # fmt: skip
-        bound = _bound(args.steady_prefetch, args.latency_ms, n)
-        measured.append(Measured(results[-1], label, n, bound))
+    prefetch = args.steady_prefetch * 2 // n  # the same window, however many share it
+    async with _workers(rig, args, n, prefetch):
+        creds = await rig.seed(round(args.steady_rate * args.steady_seconds))
+        name = f"steady {args.steady_rate:,.0f}/s, {n} worker(s)"
+        results.append(await steady(name, rig.publisher, rig.collector, creds, rig.groups,
+                                    args.steady_rate))  # fmt: skip
+    measured.append(Measured(results[-1], label, n, _bound(prefetch, args.latency_ms, n)))
     for r in results:
         print(_line(r), flush=True)
     return measured
@@ -215,7 +221,8 @@ def _context(args: argparse.Namespace) -> str:
         f"worker benchmark, {time.strftime('%Y-%m-%d %H:%M:%S')}: {os.cpu_count()} cores "
         f"({platform.processor() or platform.machine()}), load average {load}; Python "
         f"{platform.python_version()}; stand-in latency {args.latency_ms:g} ms, prefetch "
-        f"{args.prefetch} per worker ({args.steady_prefetch} in the steady phase); batch "
+        f"{args.prefetch} per worker (steady phase: {args.steady_prefetch * 2} for one worker, "
+        f"{args.steady_prefetch} each for two); batch "
         f"linger {linger}; {args.messages:,} items per throughput phase, burst "
         f"{args.burst:,}, steady {args.steady_rate:,.0f}/s for {args.steady_seconds:g} s; "
         f"store {args.store}. "

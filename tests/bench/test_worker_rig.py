@@ -77,11 +77,13 @@ async def test_runner_measures_every_phase_at_tiny_sizes(amqp_url: str, tmp_path
     ])  # fmt: skip
     assert await run(args, amqp_url) == 0  # one verified outcome per session in every phase
     report = (tmp_path / "report.md").read_text()
-    assert "prefetch 4 per worker (8 in the steady phase)" in report
+    assert "prefetch 4 per worker (steady phase: 16 for one worker, 8 each for two)" in report
     rows = [line for line in report.splitlines() if line.startswith("| ") and "|---" not in line]
     phases = [row.split("|")[1].strip() for row in rows[1:]]
-    assert phases == ["throughput, 1 worker(s)", "throughput, 2 worker(s)", "burst",
-                      "steady 40/s", "throughput, bare loop"]  # fmt: skip
+    assert phases == ["throughput, 1 worker(s)", "steady 40/s, 1 worker(s)",
+                      "throughput, 2 worker(s)", "burst", "steady 40/s, 2 worker(s)",
+                      "throughput, bare loop"]  # fmt: skip
     bounds = [row.split("|")[5].strip() for row in rows[1:]]
-    assert bounds[3] != bounds[1]  # the steady phase's bound is its own prefetch's
+    assert bounds[0] == "800"  # prefetch 4 × one worker / 5 ms
+    assert bounds[1] == bounds[4] == "3,200"  # the steady window, 16 × 1 or 8 × 2, / 5 ms
     assert report.count("slots turned over every") == 4  # the drains: ×1, ×2, burst, bare
