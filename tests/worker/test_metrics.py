@@ -28,3 +28,13 @@ def test_store_batches_are_exported_by_kind_and_size() -> None:
     assert b'wxface_worker_store_batch_size_count{kind="read"} 2.0' in text
     assert b'wxface_worker_store_batch_size_sum{kind="read"} 43.0' in text
     assert b'wxface_worker_store_batch_size_count{kind="decide"} 1.0' in text
+
+
+def test_push_to_outcome_resolves_wechat_latency_plus_50_ms() -> None:
+    """With WeChat at 100 ms, outcomes at 120 ms and at 170 ms fall in different buckets."""
+    metrics = WorkerMetrics()
+    metrics.push_to_outcome.observe(0.12)
+    metrics.push_to_outcome.observe(0.17)
+    text = metrics.render()
+    assert b'wxface_worker_push_to_outcome_seconds_bucket{le="0.15"} 1.0' in text
+    assert b'wxface_worker_push_to_outcome_seconds_bucket{le="0.2"} 2.0' in text
