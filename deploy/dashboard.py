@@ -140,6 +140,20 @@ _PANELS: list[tuple[str, str, list[tuple[str, str]], str]] = [
         "trades latency for bigger batches and less CPU per message.",
     ),
     (
+        "Worker steps p95",
+        "s",
+        [
+            ("histogram_quantile(0.95, sum by (le, kind) "
+             "(rate(wxface_worker_store_batch_seconds_bucket[$__rate_interval])))",
+             "store {{kind}}"),
+            ("histogram_quantile(0.95, sum by (le) "
+             "(rate(wxface_worker_publish_confirm_seconds_bucket[$__rate_interval])))",
+             "broker confirm"),
+        ],
+        "A store batch's time at the store (session reads, decisions) and RabbitMQ's confirm of "
+        "a worker's publish: with WeChat's latency and the batches' linger, a message's cycle.",
+    ),
+    (
         "Expiry sweep",
         "ops",
         [

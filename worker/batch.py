@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
@@ -65,10 +66,11 @@ class Batcher(Generic[K, R]):
         run: Callable[[list[K]], Awaitable[list[R]]],
         max_size: int,
         linger_s: float = 0.0,
-        on_send: Callable[[int], None] | None = None,
+        on_done: Callable[[int, float], None] | None = None,
     ) -> None:
+        """``on_done(size, seconds)`` sees each batch once the store answered (or failed)."""
         self._run = run
-        self._on_send = on_send
+        self._on_done = on_done
         self._max_size = max(1, max_size)
         self._linger_s = max(0.0, linger_s)
         self._pending: list[tuple[K, asyncio.Future[R]]] = []
@@ -116,8 +118,7 @@ class Batcher(Generic[K, R]):
             self._filled = None
 
     async def _send(self, batch: list[tuple[K, asyncio.Future[R]]]) -> None:
-        if self._on_send is not None:
-            self._on_send(len(batch))
+        started = time.perf_counter()
         try:
             results = await self._run([key for key, _ in batch])
         except asyncio.CancelledError:
@@ -125,13 +126,19 @@ class Batcher(Generic[K, R]):
                 future.cancel()
             raise
         except Exception as exc:  # noqa: BLE001 (not handled: forwarded to every caller)
+            self._done(len(batch), started)
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
+        self._done(len(batch), started)
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
+
+    def _done(self, size: int, started: float) -> None:
+        if self._on_done is not None:
+            self._on_done(size, time.perf_counter() - started)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -148,9 +155,10 @@ class BatchingStore:
         *,
         max_batch: int = MAX_BATCH,
         linger_s: float = 0.0,
-        on_batch: Callable[[str, int], None] | None = None,
+        on_batch: Callable[[str, int, float], None] | None = None,
     ) -> None:
-        """``on_batch(kind, size)`` sees each batch sent: kind ``read`` or ``decide``."""
+        """``on_batch(kind, size, seconds)`` sees each batch and its time at the store once
+        the store answered: kind ``read`` or ``decide``."""
         self._store = store
         self._reads: Batcher[str, Session | None] = Batcher(
             self._read, max_batch, linger_s, _tagged(on_batch, "read")
@@ -192,7 +200,9 @@ class BatchingStore:
         return [found.get(key) for key in out_seq_nos]
 
 
-def _tagged(on_batch: Callable[[str, int], None] | None, kind: str) -> Callable[[int], None] | None:
+def _tagged(
+    on_batch: Callable[[str, int, float], None] | None, kind: str
+) -> Callable[[int, float], None] | None:
     return None if on_batch is None else functools.partial(on_batch, kind)
 
 

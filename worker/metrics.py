@@ -21,6 +21,8 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, *_WECHAT_RANGE, 2.5, 5, 10, 30, 60
 _TOKEN_ENDPOINTS = frozenset({"stable_token", "token"})  # the client's names for token fetches
 _CALL_BUCKETS = (0.005, 0.01, 0.025, 0.05, *_WECHAT_RANGE, 2.5, 5, 10)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)  # messages; 128 is the largest batch
+# a store batch or a broker confirm: about a millisecond, tens of ms when the machine is busy
+_STEP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
 class WorkerMetrics:
@@ -83,6 +85,16 @@ class WorkerMetrics:
             "Messages per store batch, by kind (read: session reads, decide: decisions)",
             ["kind"], buckets=_BATCH_BUCKETS, registry=r,
         )  # fmt: skip
+        self.store_seconds = Histogram(
+            "wxface_worker_store_batch_seconds",
+            "Time a store batch took, from its sending to the store's answer, by kind",
+            ["kind"], buckets=_STEP_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.confirm_seconds = Histogram(
+            "wxface_worker_publish_confirm_seconds",
+            "From publishing a message (outcome, expiry, retry, dead letter) to RabbitMQ's confirm",
+            buckets=_STEP_BUCKETS, registry=r,
+        )  # fmt: skip
         self.in_flight = Gauge(
             "wxface_worker_in_flight", "Messages being handled right now", registry=r
         )
@@ -103,9 +115,10 @@ class WorkerMetrics:
         if endpoint in _TOKEN_ENDPOINTS and errcode == 0:
             self.token_refreshes.inc()
 
-    def observe_store_batch(self, kind: str, size: int) -> None:
-        """Hook for the batching store: one batch of ``size`` messages went to the store."""
+    def observe_store_batch(self, kind: str, size: int, seconds: float) -> None:
+        """Hook for the batching store: one batch of ``size`` messages, ``seconds`` at the store."""
         self.child(self.store_batch, kind).observe(size)
+        self.child(self.store_seconds, kind).observe(seconds)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of this registry."""

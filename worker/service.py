@@ -79,7 +79,10 @@ class WorkerService:
         self._stack.push_async_callback(self._store.close)
         url = s.amqp_url.get_secret_value()
         # quorum-queue confirms wait for fsync: under a burst they can take seconds
-        self._publisher = Publisher(url, self.topology, confirm_timeout_s=CONFIRM_TIMEOUT_S)
+        self._publisher = Publisher(
+            url, self.topology, confirm_timeout_s=CONFIRM_TIMEOUT_S,
+            on_confirm=self.metrics.confirm_seconds.observe,
+        )  # fmt: skip
         await self._publisher.start()
         self._stack.push_async_callback(self._publisher.close)
         handler = Handler(self._handler_deps(wechat))

@@ -194,11 +194,19 @@ def _answer(condition: Callable[[], bool]) -> Callable[[], Awaitable[bool | None
 
 
 async def test_each_batch_is_reported_with_its_kind_and_size(counting: CountingStore) -> None:
-    """on_batch sees every batch sent to the store: reads and decisions apart, with their size."""
+    """on_batch sees every batch the store answered: reads and decisions apart, with their size
+    and how long the store took."""
     seen: list[tuple[str, int]] = []
-    batching = BatchingStore(counting, on_batch=lambda kind, size: seen.append((kind, size)))
+    took: list[float] = []
+
+    def on_batch(kind: str, size: int, seconds: float) -> None:
+        seen.append((kind, size))
+        took.append(seconds)
+
+    batching = BatchingStore(counting, on_batch=on_batch)
     sessions = [await counting.store.create_session(legacy()) for _ in range(2)]
     await asyncio.gather(*(batching.get_session(f"absent-{i}") for i in range(3)))
     decisions = [decision(s.out_seq_no, f"cred-{i}") for i, s in enumerate(sessions)]
     await asyncio.gather(*(batching.decide(d) for d in decisions))
     assert seen == [("read", 3), ("decide", 2)]
+    assert all(seconds > 0 for seconds in took)

@@ -17,17 +17,20 @@ def test_child_is_bound_once_and_counts_into_the_metric() -> None:
     assert b'wxface_worker_outcomes_total{outcome="verified",reason=""} 2.0' in metrics.render()
 
 
-def test_store_batches_are_exported_by_kind_and_size() -> None:
-    """Each reported store batch counts once in its kind's size histogram."""
+def test_store_batches_are_exported_by_kind_size_and_time() -> None:
+    """Each reported store batch counts once in its kind's size and time histograms."""
     metrics = WorkerMetrics()
-    metrics.observe_store_batch("read", 3)
-    metrics.observe_store_batch("read", 40)
-    metrics.observe_store_batch("decide", 1)
+    metrics.observe_store_batch("read", 3, 0.002)
+    metrics.observe_store_batch("read", 40, 0.02)
+    metrics.observe_store_batch("decide", 1, 0.004)
     text = metrics.render()
     assert b'wxface_worker_store_batch_size_bucket{kind="read",le="4.0"} 1.0' in text
     assert b'wxface_worker_store_batch_size_count{kind="read"} 2.0' in text
     assert b'wxface_worker_store_batch_size_sum{kind="read"} 43.0' in text
     assert b'wxface_worker_store_batch_size_count{kind="decide"} 1.0' in text
+    assert b'wxface_worker_store_batch_seconds_bucket{kind="read",le="0.0025"} 1.0' in text
+    assert b'wxface_worker_store_batch_seconds_bucket{kind="read",le="0.025"} 2.0' in text
+    assert b'wxface_worker_store_batch_seconds_bucket{kind="decide",le="0.005"} 1.0' in text
 
 
 def test_push_to_outcome_resolves_wechat_latency_plus_50_ms() -> None:

@@ -53,6 +53,9 @@ async def test_health_readiness_and_metrics(e2e: E2E) -> None:
     assert 'wxface_worker_messages_total{disposition="decided"} 1.0' in text
     assert "wxface_worker_time_in_queue_seconds_count 1.0" in text
     assert "wxface_worker_push_to_outcome_seconds_count 1.0" in text
+    assert "wxface_worker_publish_confirm_seconds_count 1.0" in text  # the outcome event
+    assert 'wxface_worker_store_batch_seconds_count{kind="read"} 1.0' in text
+    assert 'wxface_worker_store_batch_seconds_count{kind="decide"} 1.0' in text
     assert "seq-metrics" not in text
 
 
