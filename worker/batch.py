@@ -73,8 +73,8 @@ class Batcher(Generic[K, R]):
         self._on_done = on_done
         self._max_size = max(1, max_size)
         self._linger_s = max(0.0, linger_s)
-        self._pending: list[tuple[K, asyncio.Future[R]]] = []
-        self._since: list[float] = []  # loop time of each pending call's arrival
+        # each call waiting for a batch: its key, its caller's future, its loop time of arrival
+        self._pending: list[tuple[K, asyncio.Future[R], float]] = []
         self._sending: asyncio.Task[None] | None = None
         self._filled: asyncio.Future[None] | None = None  # resolved when a lingering batch is full
 
@@ -82,8 +82,7 @@ class Batcher(Generic[K, R]):
         """The result for ``key``, from the next batch that goes out."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
-        self._pending.append((key, future))
-        self._since.append(loop.time())
+        self._pending.append((key, future, loop.time()))
         if self._sending is None:
             # starts on the next loop turn, so every call made in this one joins the batch
             self._sending = asyncio.ensure_future(self._send_all())
@@ -98,7 +97,6 @@ class Batcher(Generic[K, R]):
                     await self._linger()
                 batch = self._pending[: self._max_size]
                 del self._pending[: self._max_size]
-                del self._since[: self._max_size]
                 await self._send(batch)
         finally:
             self._sending = None
@@ -106,7 +104,7 @@ class Batcher(Generic[K, R]):
     async def _linger(self) -> None:
         """Wait for more keys until the oldest has waited ``linger_s``; a full batch ends it."""
         loop = asyncio.get_running_loop()
-        left = self._since[0] + self._linger_s - loop.time()
+        left = self._pending[0][2] + self._linger_s - loop.time()
         if left <= 0:
             return
         self._filled = filled = loop.create_future()
@@ -117,22 +115,22 @@ class Batcher(Generic[K, R]):
             timer.cancel()
             self._filled = None
 
-    async def _send(self, batch: list[tuple[K, asyncio.Future[R]]]) -> None:
+    async def _send(self, batch: list[tuple[K, asyncio.Future[R], float]]) -> None:
         started = time.perf_counter()
         try:
-            results = await self._run([key for key, _ in batch])
+            results = await self._run([key for key, _, _ in batch])
         except asyncio.CancelledError:
-            for _, future in batch:
+            for _, future, _ in batch:
                 future.cancel()
             raise
         except Exception as exc:  # noqa: BLE001 (not handled: forwarded to every caller)
             self._done(len(batch), started)
-            for _, future in batch:
+            for _, future, _ in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
         self._done(len(batch), started)
-        for (_, future), result in zip(batch, results, strict=True):
+        for (_, future, _), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
 

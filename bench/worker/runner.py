@@ -193,17 +193,13 @@ async def _profile(rig: Rig, args: argparse.Namespace) -> str:
     """py-spy on one worker draining ``--messages`` items; the summary (figures not reported)."""
     if not profile.available():
         return "py-spy is not installed (pip install py-spy): no profile"
-    workers = await start_workers(rig.launch(args.prefetch, args.batch_linger_ms), 1, rig.workdir)
-    rig.subject, out = [workers[0].pid], rig.workdir / "profile.txt"
-    try:
-        await _warm_up(rig, args)
+    out = rig.workdir / "profile.txt"
+    async with _workers(rig, args, 1, args.prefetch):
         creds = await rig.seed(args.messages)
         seconds = args.messages / _bound(args.prefetch, args.latency_ms, 1) + 1
-        recording = asyncio.create_task(profile.record(workers[0].pid, seconds, out))
+        recording = asyncio.create_task(profile.record(rig.subject[0], seconds, out))
         await drain("profile", rig.publisher, rig.collector, creds, rig.groups)
         await recording
-    finally:
-        await workers[0].stop()
     if not out.exists():
         return "py-spy wrote no profile (needs ptrace permission)"
     return profile.summarize(out.read_text().splitlines()).render()
