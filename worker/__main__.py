@@ -25,6 +25,11 @@ from worker.service import WorkerService
 
 log = get_logger("worker")
 
+# A message's garbage is freed by reference counting: in a steady 1,000/s benchmark run the
+# collector's 220 collections found nothing to collect, yet at the default threshold (700) it ran
+# every ~50 messages and took 3.5% of the CPU. It still runs, after this many net allocations.
+GC_THRESHOLD = 50_000
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line: no arguments to run the worker, ``dlq list|redrive`` for dead letters."""
@@ -44,10 +49,16 @@ async def run(settings: WorkerSettings) -> None:
         loop.add_signal_handler(sig, stop.set)
     service = WorkerService(settings)
     await service.start()
-    gc.freeze()  # start-up objects live forever: keep them out of every later collection
+    tune_collector()
     await stop.wait()
     log.info("shutdown_requested")
     await service.stop()
+
+
+def tune_collector() -> None:
+    """Keep start-up objects (they live forever) out of collections, and collect less often."""
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD)
 
 
 async def tend_dead_letters(action: str, limit: int | None) -> None:
