@@ -129,8 +129,9 @@ async def _worker_phases(rig: Rig, args: argparse.Namespace, n: int) -> list[Mea
     bound, slots = _bound(args.prefetch, args.latency_ms, n), args.prefetch * n
     measured = [Measured(r, label, n, bound, slots) for r in results]  # drains: every slot busy
     prefetch = args.steady_prefetch * 2 // n  # the same window, however many share it
-    # seeded before the workers start: seeding a long phase takes longer than the workers keep
-    # idle WeChat connections, and the phase would open with every connection being re-made
+    # seeded before the workers start, so that their warm-up comes right before the phase:
+    # seeding a 20 s phase kept them idle for longer than they keep WeChat connections (15 s),
+    # and the phase opened with a burst of slow WeChat calls (BENCHMARKS.md, session 6)
     creds = await rig.seed(round(args.steady_rate * args.steady_seconds))
     async with _workers(rig, args, n, prefetch):
         name = f"steady {args.steady_rate:,.0f}/s, {n} worker(s)"
