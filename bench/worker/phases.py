@@ -59,8 +59,12 @@ def percentile(ordered: list[float], pct: float) -> float:
 
 
 def work_item(cred: Credential) -> WorkItem:
-    """The legacy push work item for ``cred``, received now."""
+    """The work item for ``cred``, received now: WeChat's push (legacy), or the business
+    reporting that the user finished (v2, as the result endpoint enqueues it)."""
     now = time.time()
+    if cred.flow is Flow.V2:
+        return WorkItem(kind="result", flow=Flow.V2, appid=APPID, out_seq_no=cred.out_seq_no,
+                        received_at=now)  # fmt: skip
     return WorkItem(
         kind="push", flow=Flow.LEGACY, appid=APPID, out_seq_no=cred.out_seq_no, openid=OPENID,
         verify_result=cred.verify_result, create_time=int(now), received_at=now,

@@ -26,6 +26,7 @@ from bench.worker.seed import APPID, DATA_KEY, SECRET, Credential, Seeder
 from shared.amqp.publisher import Publisher
 from shared.amqp.topology import Topology
 from shared.store.base import open_store
+from shared.vocabulary import Flow
 
 CONFIRM_TIMEOUT_S = 60.0  # a burst's confirms queue behind quorum-queue fsyncs
 
@@ -64,11 +65,11 @@ class Rig:
             groups[POSTGRES] = postgres_pids()  # the processes alive at the phase's start
         return groups
 
-    async def seed(self, count: int) -> list[Credential]:
-        """``count`` fresh sessions with their verify_results."""
+    async def seed(self, count: int, flow: Flow = Flow.LEGACY) -> list[Credential]:
+        """``count`` fresh completed sessions of ``flow``."""
         tag = f"b{self.seeded:02d}{self.topology.prefix[-6:]}"
         self.seeded += 1
-        return await self.seeder.seed(tag, count)
+        return await self.seeder.seed(tag, count, flow)
 
 
 @contextlib.asynccontextmanager

@@ -15,6 +15,8 @@ With the stand-in answering every WeChat call after ``--latency-ms`` (100):
    store batches, wake-ups and writes only with its own;
 5. the bare hand-written loop (``bench.worker.bare``), as in 1, for the CPU ratio.
 Each configuration first drains ``--warmup`` unreported items. ``--full`` uses the issue's sizes.
+``--flow v2`` gives the workers v2 sessions (``queryverifyinfo``, the current API generation)
+instead of legacy pushes (``getinfo``); the bare loop, which reads no session, stays legacy.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from bench.worker.rig import Rig, open_rig
 from bench.worker.seed import APPID, SECRET
 from shared.log import configure_logging
 from shared.settings import AmqpSettings, load_settings
+from shared.vocabulary import Flow
 
 FULL = {"messages": 10_000, "burst": 20_000, "steady_seconds": 20.0}
 
@@ -69,6 +72,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--full", action="store_true", help="the issue's sizes: " + str(FULL))
     p.add_argument("--output", type=Path, help="also write the Markdown report here")
     p.add_argument("--store", choices=BACKENDS, default="sqlite", help="the workers' store")
+    p.add_argument("--flow", choices=[f.value for f in Flow], default=Flow.LEGACY.value,
+                   help="the workers' sessions: legacy (pushes, getinfo) or v2 (results, "
+                        "queryverifyinfo); the bare loop always runs legacy")  # fmt: skip
     p.add_argument("--postgres-dsn", default=POSTGRES_DSN, help="with --store postgres")
     args = p.parse_args(argv)
     if args.full:
@@ -123,16 +129,17 @@ async def _worker_phases(rig: Rig, args: argparse.Namespace, n: int) -> list[Mea
     """Throughput and the steady rate with ``n`` workers; with two, the burst as well."""
     label = f"worker ×{n}"
     async with _workers(rig, args, n, args.prefetch):
-        results = [await _drain(rig, f"throughput, {n} worker(s)", args.messages)]
+        flow = Flow(args.flow)
+        results = [await _drain(rig, f"throughput, {n} worker(s)", args.messages, flow)]
         if n == 2:
-            results.append(await _drain(rig, "burst", args.burst))
+            results.append(await _drain(rig, "burst", args.burst, flow))
     bound, slots = _bound(args.prefetch, args.latency_ms, n), args.prefetch * n
     measured = [Measured(r, label, n, bound, slots) for r in results]  # drains: every slot busy
     prefetch = args.steady_prefetch * 2 // n  # the same window, however many share it
     # seeded before the workers start, so that their warm-up comes right before the phase:
     # seeding a 20 s phase kept them idle for longer than they keep WeChat connections (15 s),
     # and the phase opened with a burst of slow WeChat calls (BENCHMARKS.md, session 6)
-    creds = await rig.seed(round(args.steady_rate * args.steady_seconds))
+    creds = await rig.seed(round(args.steady_rate * args.steady_seconds), Flow(args.flow))
     async with _workers(rig, args, n, prefetch):
         name = f"steady {args.steady_rate:,.0f}/s, {n} worker(s)"
         results.append(await steady(name, rig.publisher, rig.collector, creds, rig.groups,
@@ -151,21 +158,21 @@ async def _workers(
     workers = await start_workers(rig.launch(prefetch, args.batch_linger_ms), n, rig.workdir)
     rig.subject = [w.pid for w in workers]
     try:
-        await _warm_up(rig, args)
+        await _warm_up(rig, args, Flow(args.flow))
         yield
     finally:
         for worker in workers:
             await worker.stop()
 
 
-async def _drain(rig: Rig, name: str, count: int) -> PhaseResult:
-    creds = await rig.seed(count)
+async def _drain(rig: Rig, name: str, count: int, flow: Flow) -> PhaseResult:
+    creds = await rig.seed(count, flow)
     return await drain(name, rig.publisher, rig.collector, creds, rig.groups)
 
 
-async def _warm_up(rig: Rig, args: argparse.Namespace) -> None:
+async def _warm_up(rig: Rig, args: argparse.Namespace, flow: Flow) -> None:
     if args.warmup > 0:
-        await _drain(rig, "warm-up", args.warmup)
+        await _drain(rig, "warm-up", args.warmup, flow)
 
 
 async def _bare_phase(rig: Rig, args: argparse.Namespace) -> Measured:
@@ -176,8 +183,8 @@ async def _bare_phase(rig: Rig, args: argparse.Namespace) -> Measured:
     rig.subject = [child.pid]
     try:
         await child.first_line()
-        await _warm_up(rig, args)
-        result = await _drain(rig, "throughput, bare loop", args.messages)
+        await _warm_up(rig, args, Flow.LEGACY)  # it knows no session: getinfo only
+        result = await _drain(rig, "throughput, bare loop", args.messages, Flow.LEGACY)
     finally:
         await child.stop()
     print(_line(result), flush=True)
@@ -198,7 +205,7 @@ async def _profile(rig: Rig, args: argparse.Namespace) -> str:
         return "py-spy is not installed (pip install py-spy): no profile"
     out = rig.workdir / "profile.txt"
     async with _workers(rig, args, 1, args.prefetch):
-        creds = await rig.seed(args.messages)
+        creds = await rig.seed(args.messages, Flow(args.flow))
         seconds = args.messages / _bound(args.prefetch, args.latency_ms, 1) + 1
         recording = asyncio.create_task(profile.record(rig.subject[0], seconds, out))
         await drain("profile", rig.publisher, rig.collector, creds, rig.groups)
@@ -224,6 +231,6 @@ def _context(args: argparse.Namespace) -> str:
         f"{args.steady_prefetch} each for two); batch "
         f"linger {linger}; {args.messages:,} items per throughput phase, burst "
         f"{args.burst:,}, steady {args.steady_rate:,.0f}/s for {args.steady_seconds:g} s; "
-        f"store {args.store}. "
+        f"store {args.store}; flow {args.flow}. "
         "Workers, stand-in, RabbitMQ (shared with other jobs) and the benchmark share the cores."
     )

@@ -9,8 +9,11 @@ import orjson
 
 from bench.cpu import LOOP, POSTGRES, SUBJECT, CpuSample, cpu_seconds, parse_stat
 from bench.worker.downstream import Collector, parse
-from bench.worker.phases import PhaseResult, percentile
+from bench.worker.phases import PhaseResult, percentile, work_item
 from bench.worker.report import Measured, render, valid
+from bench.worker.seed import Credential
+from shared.vocabulary import Flow
+from shared.work import WorkItem
 
 
 def _stat(comm: str, utime: int, stime: int) -> str:
@@ -110,3 +113,12 @@ def test_cycle_line_splits_each_slots_turn_into_latency_and_the_rest() -> None:
         "WeChat's 100 ms and 36 ms more"
     )
     assert Measured(result, "worker ×2", 2, 1280.0).cycle_line() is None  # slots not all busy
+
+
+def test_work_item_is_a_push_for_legacy_and_a_result_report_for_v2() -> None:
+    """As the receiver and the business API enqueue them; both decode as the worker reads."""
+    legacy = work_item(Credential("o1", Flow.LEGACY, "vr"))
+    v2 = work_item(Credential("o2", Flow.V2))
+    assert (legacy.kind, legacy.flow, legacy.verify_result) == ("push", Flow.LEGACY, "vr")
+    assert (v2.kind, v2.flow, v2.verify_result, v2.openid) == ("result", Flow.V2, None, None)
+    assert WorkItem.decode(v2.encode()) == v2

@@ -15,6 +15,7 @@ from bench.worker.phases import drain, steady
 from bench.worker.rig import open_rig
 from bench.worker.runner import parse_args, run
 from bench.worker.seed import APPID, SECRET
+from shared.vocabulary import Flow
 
 pytestmark = pytest.mark.broker
 
@@ -43,13 +44,18 @@ async def test_bare_loop_decides_each_seeded_credential_and_names_are_deleted(
     await _assert_deleted(amqp_url, f"{prefix}.verify")
 
 
-async def test_worker_process_decides_a_steady_trickle(amqp_url: str, tmp_path: Path) -> None:
-    """A real ``python -m worker`` turns four paced work items into four verified outcomes."""
+@pytest.mark.parametrize("flow", list(Flow))
+async def test_worker_process_decides_a_steady_trickle(
+    amqp_url: str, tmp_path: Path, flow: Flow
+) -> None:
+    """A real ``python -m worker`` turns four paced work items of either flow into four
+    verified outcomes."""
     async with open_rig(amqp_url, tmp_path, 0, f"sqlite:///{tmp_path / 'wxface.db'}") as rig:
         workers = await start_workers(rig.launch(prefetch=4), 1, tmp_path)
         try:
             rig.subject = [workers[0].pid]
-            creds = await rig.seed(4)
+            creds = await rig.seed(4, flow)
+            assert {c.flow for c in creds} == {flow}
             result = await steady("t", rig.publisher, rig.collector, creds, rig.groups, 50.0)
         finally:
             await workers[0].stop()
