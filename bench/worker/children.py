@@ -55,15 +55,27 @@ class WorkerLaunch:
         }  # fmt: skip
 
 
-async def start_workers(launch: WorkerLaunch, count: int, log_dir: Path) -> list[Child]:
-    """``count`` ``python -m worker`` processes, each ready (``/readyz`` 200)."""
+async def start_workers(
+    launch: WorkerLaunch, count: int, log_dir: Path, ready_within_s: float = 60.0
+) -> list[Child]:
+    """``count`` ``python -m worker`` processes, each ready (``/readyz`` 200).
+
+    Should one fail to start or to get ready, every one started is stopped before the error
+    propagates: each runs in its own session, so nothing else would end it.
+    """
     workers: list[tuple[Child, int]] = []
-    for i in range(count):
-        port = free_port()
-        child = Child(f"worker{i}", ["-m", "worker"], launch.env(port), log_dir / f"worker{i}.log")
-        await child.start()
-        workers.append((child, port))
-    async with aiohttp.ClientSession() as http:
-        for child, port in workers:
-            await wait_ready(child, http, f"http://127.0.0.1:{port}/readyz")
+    try:
+        for i in range(count):
+            port = free_port()
+            child = Child(f"worker{i}", ["-m", "worker"], launch.env(port),
+                          log_dir / f"worker{i}.log")  # fmt: skip
+            workers.append((child, port))
+            await child.start()
+        async with aiohttp.ClientSession() as http:
+            for child, port in workers:
+                await wait_ready(child, http, f"http://127.0.0.1:{port}/readyz", ready_within_s)
+    except BaseException:
+        for child, _ in workers:
+            await child.stop()
+        raise
     return [child for child, _ in workers]

@@ -8,13 +8,13 @@ import aio_pika
 import aiormq
 import pytest
 
-from bench.child import Child, child_env
+from bench.child import Child, ChildError, child_env
 from bench.cpu import RABBITMQ, STANDIN, SUBJECT
-from bench.worker.children import start_workers
+from bench.worker.children import WorkerLaunch, start_workers
 from bench.worker.phases import drain, steady
 from bench.worker.rig import open_rig
 from bench.worker.runner import parse_args, run
-from bench.worker.seed import APPID, SECRET
+from bench.worker.seed import APPID, DATA_KEY, SECRET
 from shared.vocabulary import Flow
 
 pytestmark = pytest.mark.broker
@@ -93,3 +93,24 @@ async def test_runner_measures_every_phase_at_tiny_sizes(amqp_url: str, tmp_path
     assert bounds[0] == "800"  # prefetch 4 × one worker / 5 ms
     assert bounds[1] == bounds[4] == "3,200"  # the steady window, 16 × 1 or 8 × 2, / 5 ms
     assert report.count("slots turned over every") == 4  # the drains: ×1, ×2, burst, bare
+
+
+async def test_workers_that_do_not_get_ready_are_stopped(tmp_path: Path) -> None:
+    """No broker to reach: start_workers raises, and leaves no worker process behind."""
+    launch = WorkerLaunch(
+        "amqp://guest:guest@127.0.0.1:1/", "wxbench-unready", f"sqlite:///{tmp_path / 'w.db'}",
+        "http://127.0.0.1:1", APPID, SECRET, DATA_KEY, prefetch=4,
+    )  # fmt: skip
+    started: list[Child] = []
+    real_start = Child.start
+
+    async def start(child: Child) -> None:
+        started.append(child)
+        await real_start(child)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Child, "start", start)
+        with pytest.raises(ChildError, match="not ready"):
+            await start_workers(launch, 2, tmp_path, ready_within_s=1.0)
+    assert len(started) == 2
+    assert all(child.returncode is not None for child in started)
