@@ -72,7 +72,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--full", action="store_true", help="the issue's sizes: " + str(FULL))
     p.add_argument("--output", type=Path, help="also write the Markdown report here")
     p.add_argument("--store", choices=BACKENDS, default="sqlite", help="the workers' store")
-    p.add_argument("--flow", choices=[f.value for f in Flow], default=Flow.LEGACY.value,
+    p.add_argument("--flow", type=Flow, choices=list(Flow), default=Flow.LEGACY,
                    help="the workers' sessions: legacy (pushes, getinfo) or v2 (results, "
                         "queryverifyinfo); the bare loop always runs legacy")  # fmt: skip
     p.add_argument("--postgres-dsn", default=POSTGRES_DSN, help="with --store postgres")
@@ -129,17 +129,16 @@ async def _worker_phases(rig: Rig, args: argparse.Namespace, n: int) -> list[Mea
     """Throughput and the steady rate with ``n`` workers; with two, the burst as well."""
     label = f"worker ×{n}"
     async with _workers(rig, args, n, args.prefetch):
-        flow = Flow(args.flow)
-        results = [await _drain(rig, f"throughput, {n} worker(s)", args.messages, flow)]
+        results = [await _drain(rig, f"throughput, {n} worker(s)", args.messages, args.flow)]
         if n == 2:
-            results.append(await _drain(rig, "burst", args.burst, flow))
+            results.append(await _drain(rig, "burst", args.burst, args.flow))
     bound, slots = _bound(args.prefetch, args.latency_ms, n), args.prefetch * n
     measured = [Measured(r, label, n, bound, slots) for r in results]  # drains: every slot busy
     prefetch = args.steady_prefetch * 2 // n  # the same window, however many share it
     # seeded before the workers start, so that their warm-up comes right before the phase:
     # seeding a 20 s phase kept them idle for longer than they keep WeChat connections (15 s),
     # and the phase opened with a burst of slow WeChat calls (BENCHMARKS.md, session 6)
-    creds = await rig.seed(round(args.steady_rate * args.steady_seconds), Flow(args.flow))
+    creds = await rig.seed(round(args.steady_rate * args.steady_seconds), args.flow)
     async with _workers(rig, args, n, prefetch):
         name = f"steady {args.steady_rate:,.0f}/s, {n} worker(s)"
         results.append(await steady(name, rig.publisher, rig.collector, creds, rig.groups,
@@ -158,7 +157,7 @@ async def _workers(
     workers = await start_workers(rig.launch(prefetch, args.batch_linger_ms), n, rig.workdir)
     rig.subject = [w.pid for w in workers]
     try:
-        await _warm_up(rig, args, Flow(args.flow))
+        await _warm_up(rig, args, args.flow)
         yield
     finally:
         for worker in workers:
@@ -205,7 +204,7 @@ async def _profile(rig: Rig, args: argparse.Namespace) -> str:
         return "py-spy is not installed (pip install py-spy): no profile"
     out = rig.workdir / "profile.txt"
     async with _workers(rig, args, 1, args.prefetch):
-        creds = await rig.seed(args.messages, Flow(args.flow))
+        creds = await rig.seed(args.messages, args.flow)
         seconds = args.messages / _bound(args.prefetch, args.latency_ms, 1) + 1
         recording = asyncio.create_task(profile.record(rig.subject[0], seconds, out))
         await drain("profile", rig.publisher, rig.collector, creds, rig.groups)

@@ -61,7 +61,7 @@ class Seeder:
     ) -> list[Credential]:
         """``count`` completed sessions of ``flow`` named ``{tag}{i:06d}``."""
         slots = asyncio.Semaphore(concurrency)
-        register = self.register if flow is Flow.LEGACY else self.register_v2
+        register = self.register_legacy if flow is Flow.LEGACY else self.register_v2
 
         async def one(i: int) -> Credential:
             async with slots:
@@ -69,7 +69,7 @@ class Seeder:
 
         return list(await asyncio.gather(*(one(i) for i in range(count))))
 
-    async def register(self, out_seq_no: str) -> Credential:
+    async def register_legacy(self, out_seq_no: str) -> Credential:
         """Register one legacy applicant (stand-in and store) and complete its verification."""
         reply = await self._wechat.get_user_id_key(NAME, ID_NUMBER, out_seq_no)
         await self._store.create_session(
