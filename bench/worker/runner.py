@@ -17,6 +17,7 @@ With the stand-in answering every WeChat call after ``--latency-ms`` (100):
 Each configuration first drains ``--warmup`` unreported items. ``--full`` uses the issue's sizes.
 ``--flow v2`` gives the workers v2 sessions (``queryverifyinfo``, the current API generation)
 instead of legacy pushes (``getinfo``); the bare loop, which reads no session, stays legacy.
+``--phases steady,bare`` (say) runs only those: for experiments that need one phase.
 """
 
 from __future__ import annotations
@@ -47,6 +48,15 @@ from shared.settings import AmqpSettings, load_settings
 from shared.vocabulary import Flow
 
 FULL = {"messages": 10_000, "burst": 20_000, "steady_seconds": 20.0}
+PHASES = ("throughput", "burst", "steady", "bare")
+
+
+def _phases(text: str) -> tuple[str, ...]:
+    chosen = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = sorted(set(chosen) - set(PHASES))
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(PHASES)}; got {text!r}")
+    return chosen
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -76,6 +86,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="the workers' sessions: legacy (pushes, getinfo) or v2 (results, "
                         "queryverifyinfo); the bare loop always runs legacy")  # fmt: skip
     p.add_argument("--postgres-dsn", default=POSTGRES_DSN, help="with --store postgres")
+    p.add_argument("--phases", type=_phases, default=PHASES,
+                   help=f"comma-separated, from {','.join(PHASES)} (default: all)")  # fmt: skip
     args = p.parse_args(argv)
     if args.full:
         vars(args).update(FULL)
@@ -102,13 +114,14 @@ async def run(args: argparse.Namespace, amqp_url: str) -> int:
         ):
             context += " " + await _broker_background(rig)
             rows = await _worker_phases(rig, args, 1) + await _worker_phases(rig, args, 2)
-            bare = await _bare_phase(rig, args)
+            bare = await _bare_phase(rig, args) if "bare" in args.phases else None
             text = await _profile(rig, args) if not args.no_profile else ""
-    report = render(context, [*rows, bare], bare, text)
+    rows += [bare] if bare is not None else []
+    report = render(context, rows, bare, text)
     print(report)
     if args.output is not None:
         args.output.write_text(report + "\n")
-    return 0 if valid([*rows, bare]) else 1
+    return 0 if valid(rows) else 1
 
 
 async def _broker_background(rig: Rig, seconds: float = 3.0) -> str:
@@ -126,27 +139,36 @@ def _bound(prefetch: int, latency_ms: float, processes: int) -> float:
 
 
 async def _worker_phases(rig: Rig, args: argparse.Namespace, n: int) -> list[Measured]:
-    """Throughput and the steady rate with ``n`` workers; with two, the burst as well."""
+    """Throughput and the steady rate with ``n`` workers; with two, the burst as well (each
+    only when among ``--phases``)."""
     label = f"worker ×{n}"
-    async with _workers(rig, args, n, args.prefetch):
-        results = [await _drain(rig, f"throughput, {n} worker(s)", args.messages, args.flow)]
-        if n == 2:
-            results.append(await _drain(rig, "burst", args.burst, args.flow))
+    drains = [(f"throughput, {n} worker(s)", args.messages)] if "throughput" in args.phases else []
+    if n == 2 and "burst" in args.phases:
+        drains.append(("burst", args.burst))
+    results: list[PhaseResult] = []
+    if drains:
+        async with _workers(rig, args, n, args.prefetch):
+            results = [await _drain(rig, name, count, args.flow) for name, count in drains]
     bound, slots = _bound(args.prefetch, args.latency_ms, n), args.prefetch * n
     measured = [Measured(r, label, n, bound, slots) for r in results]  # drains: every slot busy
-    prefetch = args.steady_prefetch * 2 // n  # the same window, however many share it
+    if "steady" in args.phases:
+        prefetch = args.steady_prefetch * 2 // n  # the same window, however many share it
+        results.append(await _steady(rig, args, n, prefetch))
+        measured.append(Measured(results[-1], label, n, _bound(prefetch, args.latency_ms, n)))
+    for r in results:
+        print(_line(r), flush=True)
+    return measured
+
+
+async def _steady(rig: Rig, args: argparse.Namespace, n: int, prefetch: int) -> PhaseResult:
     # seeded before the workers start, so that their warm-up comes right before the phase:
     # seeding a 20 s phase kept them idle for longer than they keep WeChat connections (15 s),
     # and the phase opened with a burst of slow WeChat calls (BENCHMARKS.md, session 6)
     creds = await rig.seed(round(args.steady_rate * args.steady_seconds), args.flow)
     async with _workers(rig, args, n, prefetch):
         name = f"steady {args.steady_rate:,.0f}/s, {n} worker(s)"
-        results.append(await steady(name, rig.publisher, rig.collector, creds, rig.groups,
-                                    args.steady_rate))  # fmt: skip
-    measured.append(Measured(results[-1], label, n, _bound(prefetch, args.latency_ms, n)))
-    for r in results:
-        print(_line(r), flush=True)
-    return measured
+        return await steady(name, rig.publisher, rig.collector, creds, rig.groups,
+                            args.steady_rate)  # fmt: skip
 
 
 @contextlib.asynccontextmanager

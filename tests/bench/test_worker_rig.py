@@ -95,6 +95,29 @@ async def test_runner_measures_every_phase_at_tiny_sizes(amqp_url: str, tmp_path
     assert report.count("slots turned over every") == 4  # the drains: ×1, ×2, burst, bare
 
 
+async def test_runner_runs_only_the_phases_asked_for(amqp_url: str, tmp_path: Path) -> None:
+    """``--phases steady``: the two steady rows and nothing else, no bare loop to compare."""
+    args = parse_args([
+        "--phases", "steady", "--steady-rate", "40", "--steady-seconds", "0.2", "--warmup", "2",
+        "--latency-ms", "5", "--steady-prefetch", "8", "--no-profile",
+        "--output", str(tmp_path / "report.md"),
+    ])  # fmt: skip
+    assert await run(args, amqp_url) == 0
+    report = (tmp_path / "report.md").read_text()
+    rows = [line for line in report.splitlines() if line.startswith("| ") and "|---" not in line]
+    phases = [row.split("|")[1].strip() for row in rows[1:]]
+    assert phases == ["steady 40/s, 1 worker(s)", "steady 40/s, 2 worker(s)"]
+    assert "bare loop" not in report
+
+
+def test_phases_must_be_known() -> None:
+    """A misspelt or empty phase list is refused before anything starts."""
+    assert parse_args(["--phases", "bare, steady"]).phases == ("bare", "steady")
+    for bad in ("stedy", ","):
+        with pytest.raises(SystemExit):
+            parse_args(["--phases", bad])
+
+
 async def test_workers_that_do_not_get_ready_are_stopped(tmp_path: Path) -> None:
     """No broker to reach: start_workers raises, and leaves no worker process behind."""
     launch = WorkerLaunch(
