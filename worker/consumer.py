@@ -3,9 +3,9 @@
 One connection and one channel with a prefetch window; each delivery runs as its own task,
 at most ``concurrency`` at a time, through :class:`worker.handler.Handler`. A delivery is acked
 only after the handler returned (its outcome stored and confirmed by the broker), in batches
-(:mod:`worker.acks`); :class:`~worker.patience.HandBackError` or an unexpected error returns it
-unacked (nack + requeue) so it is tried again — and counts toward the queue's delivery limit,
-which ends a poison message in the dead-letter queue.
+and in order (:class:`worker.acks.AckSender`); :class:`~worker.patience.HandBackError` or an
+unexpected error returns it unacked (nack + requeue) so it is tried again — and counts toward
+the queue's delivery limit, which ends a poison message in the dead-letter queue.
 
 When the broker goes away the connection is re-established with bounded back-off; handlers
 still running for the old channel finish, and their acks are dropped (the broker redelivers
@@ -19,9 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import aiormq
 from aio_pika.abc import AbstractConnection
@@ -30,7 +29,7 @@ from aiormq.abc import AbstractChannel, DeliveredMessage
 from shared.amqp.connection import BROKER_ERRORS, keep_connected, until_closed
 from shared.amqp.topology import Topology
 from shared.log import get_logger
-from worker.acks import AckFrames, AckWindow
+from worker.acks import AckSender
 from worker.handler import Delivery, Disposition
 from worker.metrics import WorkerMetrics
 
@@ -53,53 +52,6 @@ class StopSummary:
 
     finished: int
     handed_back: int
-
-
-class _AckSink:
-    """Sends the ack/nack frames of one channel, coalescing ``multiple`` acks per loop turn."""
-
-    def __init__(self, channel: aiormq.abc.AbstractChannel, max_held: int) -> None:
-        self._channel = channel
-        self._window = AckWindow(max_held)
-        self._upto: int | None = None
-        self._sends: set[asyncio.Future[None]] = set()
-
-    def ack(self, tag: int) -> None:
-        self._apply(self._window.settle(tag, acked=True))
-
-    def nack(self, tag: int) -> None:
-        self._send(lambda: self._channel.basic_nack(tag, requeue=True, wait=False))
-        self._apply(self._window.settle(tag, acked=False))
-
-    def _apply(self, frames: AckFrames) -> None:
-        for tag in frames.singles:
-            self._send(functools.partial(self._channel.basic_ack, tag, wait=False))
-        if frames.upto is not None:
-            if self._upto is None:
-                asyncio.get_running_loop().call_soon(self._flush)
-            self._upto = frames.upto
-
-    def _flush(self) -> None:
-        if self._upto is not None:
-            upto, self._upto = self._upto, None
-            self._send(lambda: self._channel.basic_ack(upto, multiple=True, wait=False))
-
-    def _send(self, frame: Callable[[], Awaitable[None]]) -> None:
-        if self._channel.is_closed:
-            return  # the broker hands these messages back by itself
-        task = asyncio.ensure_future(frame())
-        self._sends.add(task)
-        task.add_done_callback(self._sent)
-
-    def _sent(self, task: asyncio.Future[None]) -> None:
-        self._sends.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.debug("ack_not_sent", error=type(task.exception()).__name__)
-
-    async def drain(self) -> None:
-        """Send what is pending and wait until every frame is queued on the connection."""
-        self._flush()
-        await asyncio.gather(*self._sends, return_exceptions=True)
 
 
 class Consumer:
@@ -128,7 +80,7 @@ class Consumer:
         self._stopping = asyncio.Event()
         self._release = asyncio.Event()
         self._consuming: tuple[AbstractChannel, str] | None = None
-        self._sink: _AckSink | None = None
+        self._sink: AckSender | None = None
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -192,8 +144,8 @@ class Consumer:
         channel = await connection.channel(publisher_confirms=False)
         await channel.set_qos(prefetch_count=self._prefetch)
         await self._topology.declare(channel)
-        raw = await channel.get_underlay_channel()
-        sink = _AckSink(raw, max(1, self._prefetch // 4))
+        raw = cast(aiormq.Channel, await channel.get_underlay_channel())
+        sink = AckSender(raw, max(1, self._prefetch // 4))
         self._sink = sink
         if self._stopping.is_set():
             return
@@ -207,7 +159,7 @@ class Consumer:
         log.info("consumer_started", queue=self._topology.verify, prefetch=self._prefetch)
         await until_closed(connection, channel, self._release)
 
-    async def _on_message(self, sink: _AckSink, message: DeliveredMessage) -> None:
+    async def _on_message(self, sink: AckSender, message: DeliveredMessage) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
