@@ -1,7 +1,10 @@
 """The benchmark's downstream service: a queue on ``identity.#`` that timestamps each outcome.
 
-It reads only the CloudEvent's ``subject`` (the out_seq_no), ``type`` and ``time`` (when the
-decision was made), so the bare loop's events count the same way as the worker's. It consumes
+It reads only the CloudEvent's ``id`` (the message_id), ``subject`` (the out_seq_no), ``type``
+and ``time`` (when the decision was made), so the bare loop's events count the same way as the
+worker's. A second event for a session is a duplicate: with the same id, a republication (the
+contract allows it, but in a benchmark it means a delivery was handed back or a channel lost);
+with another id, a second decision about one credential, which must never happen. It consumes
 through aiormq's own consumer, as the worker does, without aio-pika's per-message wrapping: the
 benchmark shares the cores with what it measures, so its own cost per message is kept low.
 """
@@ -31,6 +34,7 @@ class Arrival:
     """One outcome event as it reached downstream."""
 
     out_seq_no: str
+    event_id: str
     outcome: str
     decided_at: float  # unix seconds, the event's ``time``
     arrived_at: float  # unix seconds
@@ -43,20 +47,23 @@ class Collector:
     expected: int = 0
     arrivals: dict[str, Arrival] = field(default_factory=dict)
     duplicates: int = 0
+    conflicts: int = 0  # duplicates with another event id than the session's first
     outcomes: Counter[str] = field(default_factory=Counter)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def expect(self, count: int) -> None:
         """Start a phase: forget earlier arrivals, wait for ``count`` new ones."""
-        self.expected, self.arrivals, self.duplicates = count, {}, 0
+        self.expected, self.arrivals, self.duplicates, self.conflicts = count, {}, 0, 0
         self.outcomes = Counter()
         self.done.clear()
 
     def on_message(self, message: DeliveredMessage) -> None:
         """Record one event (no_ack consumer: nothing to settle)."""
         arrival = parse(message.body, time.time())
-        if arrival.out_seq_no in self.arrivals:
+        first = self.arrivals.get(arrival.out_seq_no)
+        if first is not None:
             self.duplicates += 1
+            self.conflicts += first.event_id != arrival.event_id
             return
         self.arrivals[arrival.out_seq_no] = arrival
         self.outcomes[arrival.outcome] += 1
@@ -69,7 +76,7 @@ def parse(body: bytes, arrived_at: float) -> Arrival:
     event = orjson.loads(body)
     decided = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")).timestamp()
     outcome = str(event["type"]).rsplit(".", 1)[-1]
-    return Arrival(str(event["subject"]), outcome, decided, arrived_at)
+    return Arrival(str(event["subject"]), str(event["id"]), outcome, decided, arrived_at)
 
 
 async def bind(

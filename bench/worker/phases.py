@@ -38,7 +38,8 @@ class PhaseResult:
     push_to_outcome: list[float]  # seconds, sorted: enqueue → outcome downstream
     enqueue_to_decision: list[float]  # seconds, sorted: enqueue → the event's ``time``
     outcomes: Mapping[str, int]
-    duplicates: int
+    duplicates: int  # second events for a session
+    conflicts: int  # of them, those with another message_id: a second decision
 
     @property
     def rate(self) -> float:
@@ -141,4 +142,5 @@ async def _measure(
         push_to_outcome=sorted(a.arrived_at - sent[a.out_seq_no] for a in arrivals),
         enqueue_to_decision=sorted(a.decided_at - sent[a.out_seq_no] for a in arrivals),
         outcomes=dict(collector.outcomes), duplicates=collector.duplicates,
+        conflicts=collector.conflicts,
     )  # fmt: skip

@@ -97,7 +97,10 @@ def outcome_lines(rows: list[Measured]) -> list[str]:
     for m in rows:
         r = m.result
         if set(r.outcomes) != {"verified"} or r.duplicates:
-            lines.append(f"- **{r.name}: outcomes {dict(r.outcomes)}, {r.duplicates} duplicates**")
+            lines.append(
+                f"- **{r.name}: outcomes {dict(r.outcomes)}, {r.duplicates} duplicates "
+                f"({r.conflicts} with another message_id)**"
+            )
     return lines
 
 

@@ -44,16 +44,18 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile([], 99) == 0.0
 
 
-def _event(subject: str, outcome: str = "verified") -> bytes:
-    return orjson.dumps(
-        {"type": f"wxface.identity.{outcome}", "subject": subject, "time": "2026-01-01T00:00:01Z"}
-    )
+def _event(subject: str, outcome: str = "verified", event_id: str = "") -> bytes:
+    return orjson.dumps({
+        "id": event_id or f"id-{subject}", "type": f"wxface.identity.{outcome}",
+        "subject": subject, "time": "2026-01-01T00:00:01Z",
+    })  # fmt: skip
 
 
-def test_parse_reads_subject_outcome_and_time() -> None:
-    """The downstream view of an event: out_seq_no, outcome and decision time in unix seconds."""
+def test_parse_reads_id_subject_outcome_and_time() -> None:
+    """The downstream view of an event: out_seq_no, id, outcome and decision time (unix s)."""
     arrival = parse(_event("seq1", "rejected"), 1767225602.0)
     assert (arrival.out_seq_no, arrival.outcome) == ("seq1", "rejected")
+    assert arrival.event_id == "id-seq1"
     assert arrival.decided_at == 1767225601.0
 
 
@@ -63,20 +65,22 @@ class _Message:
 
 
 def test_collector_counts_duplicates_and_signals_completion() -> None:
-    """The phase is done at the expected number of distinct sessions; repeats are duplicates."""
+    """The phase is done at the expected number of distinct sessions; repeats are duplicates,
+    and those with another event id than the first (a second decision) conflicts too."""
     collector = Collector()
     collector.expect(2)
-    for subject in ("a", "a", "b"):
-        collector.on_message(_Message(_event(subject)))  # type: ignore[arg-type]
+    for subject, event_id in (("a", ""), ("a", ""), ("b", ""), ("b", "other")):
+        collector.on_message(_Message(_event(subject, event_id=event_id)))  # type: ignore[arg-type]
     assert collector.done.is_set()
-    assert (len(collector.arrivals), collector.duplicates) == (2, 1)
+    assert (len(collector.arrivals), collector.duplicates, collector.conflicts) == (2, 2, 1)
 
 
-def _result(outcomes: dict[str, int], duplicates: int = 0) -> PhaseResult:
+def _result(outcomes: dict[str, int], duplicates: int = 0, conflicts: int = 0) -> PhaseResult:
     return PhaseResult(
         name="burst", messages=2, seconds=1.0, enqueue_seconds=0.5,
         cpu={SUBJECT: 0.001, LOOP: 0.0008}, push_to_outcome=[0.1, 0.2],
         enqueue_to_decision=[0.05, 0.15], outcomes=outcomes, duplicates=duplicates,
+        conflicts=conflicts,
     )  # fmt: skip
 
 
@@ -88,7 +92,9 @@ def test_report_shows_cpu_per_message_and_flags_wrong_outcomes() -> None:
     assert "p99 0.1 s" in text
     assert valid([good])
     assert not valid([Measured(_result({"verified": 1, "rejected": 1}), "worker ×1", 1, 640.0)])
-    assert not valid([Measured(_result({"verified": 2}, duplicates=1), "worker ×1", 1, 640.0)])
+    republished = Measured(_result({"verified": 2}, duplicates=1), "worker ×1", 1, 640.0)
+    assert not valid([republished])
+    assert "1 duplicates (0 with another message_id)" in render("ctx", [republished], None, "")
 
 
 def test_report_gives_postgres_cpu_only_when_measured() -> None:
