@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from bench.cpu import CpuSample
+from bench.cpu import MACHINE, CpuSample
 from bench.worker.downstream import Collector
 from bench.worker.seed import APPID, OPENID, Credential
 from shared.amqp.publisher import Publisher
@@ -45,6 +46,12 @@ class PhaseResult:
     def rate(self) -> float:
         """Outcomes per second over the phase."""
         return self.messages / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def machine_busy(self) -> float:
+        """How busy the machine's cores were over the phase, 0–1 (MACHINE / cores / seconds)."""
+        cores = os.cpu_count() or 1
+        return self.cpu.get(MACHINE, 0.0) / cores / self.seconds if self.seconds > 0 else 0.0
 
     def cpu_us_per_message(self, group: str) -> float:
         """CPU microseconds of ``group`` per message."""

@@ -9,6 +9,7 @@ from bench.worker.phases import PhaseResult, percentile
 
 CREDENTIAL_LIFE_S = 300.0
 TARGET_US, AIM_US = 500.0, 350.0
+SATURATED = 0.9  # the cores' busy share above which a phase measures the machine's capacity
 
 
 @dataclass(frozen=True)
@@ -73,12 +74,23 @@ def verdict_lines(rows: list[Measured], bare: Measured | None) -> list[str]:
         cycle = m.cycle_line()
         if cycle is not None:
             lines.append(cycle)
+        lines.append(machine_line(m.result))
     if bare is not None and (cycle := bare.cycle_line()) is not None:
         lines += [f"- {bare.result.name}: {bare.result.rate / bare.bound:.0%} of the bound", cycle]
+        lines.append(machine_line(bare.result))
     for m in rows:
         if m.result.name.startswith("burst"):
             lines.append(burst_line(m.result))
     return lines
+
+
+def machine_line(r: PhaseResult) -> str:
+    """How busy the cores were: above SATURATED, the phase's rate and latencies are the
+    machine's capacity (the issue's throughput target holds "until the CPU saturates")."""
+    line = f"  - the machine's cores were {r.machine_busy:.0%} busy"
+    if r.machine_busy >= SATURATED:
+        line += ": the CPU saturated, so rate and latency here are the machine's limit"
+    return line
 
 
 def burst_line(r: PhaseResult) -> str:

@@ -6,8 +6,18 @@ import os
 from dataclasses import replace
 
 import orjson
+import pytest
 
-from bench.cpu import LOOP, POSTGRES, SUBJECT, CpuSample, cpu_seconds, parse_stat
+from bench.cpu import (
+    LOOP,
+    MACHINE,
+    POSTGRES,
+    SUBJECT,
+    CpuSample,
+    cpu_seconds,
+    parse_machine_stat,
+    parse_stat,
+)
 from bench.worker.downstream import Collector, parse
 from bench.worker.phases import PhaseResult, percentile, work_item
 from bench.worker.report import Measured, render, valid
@@ -33,6 +43,17 @@ def test_cpu_sample_counts_own_process_and_its_loop_thread() -> None:
     assert sample.seconds[SUBJECT] >= sample.seconds[LOOP] > 0
     assert sample.seconds["gone"] == 0.0
     assert cpu_seconds(2**22 + 12345) is None
+
+
+def test_machine_busy_time_counts_all_but_idle_and_iowait() -> None:
+    """user + nice + system + irq + softirq + steal of the ``cpu`` line, in seconds; a sample
+    carries it, and anything else is refused."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    text = f"cpu  {ticks} 0 {ticks} 5000 700 0 {ticks} {ticks} 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n"
+    assert parse_machine_stat(text) == 4.0
+    assert CpuSample.take({}).seconds[MACHINE] > 0
+    with pytest.raises(ValueError, match="proc/stat"):
+        parse_machine_stat("intr 1 2 3")
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -75,10 +96,12 @@ def test_collector_counts_duplicates_and_signals_completion() -> None:
     assert (len(collector.arrivals), collector.duplicates, collector.conflicts) == (2, 2, 1)
 
 
-def _result(outcomes: dict[str, int], duplicates: int = 0, conflicts: int = 0) -> PhaseResult:
+def _result(
+    outcomes: dict[str, int], duplicates: int = 0, conflicts: int = 0, busy_s: float = 0.5
+) -> PhaseResult:
     return PhaseResult(
         name="burst", messages=2, seconds=1.0, enqueue_seconds=0.5,
-        cpu={SUBJECT: 0.001, LOOP: 0.0008}, push_to_outcome=[0.1, 0.2],
+        cpu={SUBJECT: 0.001, LOOP: 0.0008, MACHINE: busy_s}, push_to_outcome=[0.1, 0.2],
         enqueue_to_decision=[0.05, 0.15], outcomes=outcomes, duplicates=duplicates,
         conflicts=conflicts,
     )  # fmt: skip
@@ -95,6 +118,19 @@ def test_report_shows_cpu_per_message_and_flags_wrong_outcomes() -> None:
     republished = Measured(_result({"verified": 2}, duplicates=1), "worker ×1", 1, 640.0)
     assert not valid([republished])
     assert "1 duplicates (0 with another message_id)" in render("ctx", [republished], None, "")
+
+
+def test_report_says_when_the_cores_saturated() -> None:
+    """The cores' busy share over the phase is given; at 90% and above the phase is marked as
+    measuring the machine's limit."""
+    cores = os.cpu_count() or 1
+    calm = render("ctx", [Measured(_result({"verified": 2}, busy_s=0.5 * cores), "worker ×1", 1,
+                                   640.0)], None, "")  # fmt: skip
+    assert "cores were 50% busy" in calm
+    assert "saturated" not in calm
+    full = render("ctx", [Measured(_result({"verified": 2}, busy_s=0.95 * cores), "worker ×1", 1,
+                                   640.0)], None, "")  # fmt: skip
+    assert "cores were 95% busy: the CPU saturated" in full
 
 
 def test_report_gives_postgres_cpu_only_when_measured() -> None:
