@@ -10,6 +10,7 @@ from bench.worker.phases import PhaseResult, percentile
 CREDENTIAL_LIFE_S = 300.0
 TARGET_US, AIM_US = 500.0, 350.0
 SATURATED = 0.9  # the cores' busy share above which a phase measures the machine's capacity
+BEHIND_S = 1.0  # a steady phase whose last outcome came later than this after its last enqueue
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ def verdict_lines(rows: list[Measured], bare: Measured | None) -> list[str]:
         if cycle is not None:
             lines.append(cycle)
         lines.append(machine_line(m.result))
+        if m.result.name.startswith("steady"):
+            lines.append(steady_line(m.result))
     if bare is not None and (cycle := bare.cycle_line()) is not None:
         lines += [f"- {bare.result.name}: {bare.result.rate / bare.bound:.0%} of the bound", cycle]
         lines.append(machine_line(bare.result))
@@ -90,6 +93,16 @@ def machine_line(r: PhaseResult) -> str:
     line = f"  - the machine's cores were {r.machine_busy:.0%} busy"
     if r.machine_busy >= SATURATED:
         line += ": the CPU saturated, so rate and latency here are the machine's limit"
+    return line
+
+
+def steady_line(r: PhaseResult) -> str:
+    """Whether the pipeline kept the steady rate: its last outcome soon after the last enqueue,
+    or a backlog that the phase's latencies then measure."""
+    lag = r.seconds - r.enqueue_seconds
+    line = f"  - the last outcome came {lag:.2f} s after the last enqueue"
+    if lag > BEHIND_S:
+        line += ": the pipeline fell behind the rate, and its latencies measure the backlog"
     return line
 
 

@@ -133,6 +133,17 @@ def test_report_says_when_the_cores_saturated() -> None:
     assert "cores were 95% busy: the CPU saturated" in full
 
 
+def test_report_says_when_a_steady_phase_fell_behind() -> None:
+    """A steady phase whose last outcome came over a second after its last enqueue is marked
+    as measuring a backlog; one that kept up is not."""
+    kept = replace(_result({"verified": 2}), name="steady", seconds=3.2, enqueue_seconds=3.0)
+    text = render("ctx", [Measured(kept, "worker ×1", 1, 640.0)], None, "")
+    assert "last outcome came 0.20 s after the last enqueue\n" in text + "\n"
+    behind = replace(kept, seconds=5.5)
+    text = render("ctx", [Measured(behind, "worker ×1", 1, 640.0)], None, "")
+    assert "2.50 s after the last enqueue: the pipeline fell behind" in text
+
+
 def test_report_gives_postgres_cpu_only_when_measured() -> None:
     """A group's column has a figure when it was measured (PostgreSQL: with a PostgreSQL
     store), a dash otherwise."""
