@@ -149,6 +149,55 @@ async def test_decide_many_is_decide_in_order(store: Store) -> None:
     assert await store.decide_many([]) == []
 
 
+async def test_a_batch_of_first_decisions_is_logged_and_applied(store: Store) -> None:
+    """New credentials on open sessions, each named once (a worker's usual batch): every
+    decision logged once and applied, with its reason, code and time, as decide would."""
+    sessions = [await store.create_session(legacy()) for _ in range(5)]
+    reasons = [None, Reason.NOT_PASSED, None, Reason.IDENTITY_MISMATCH, None]
+    batch = [
+        decision(s.out_seq_no, f"cred-k{i}-{seq()}", reason)
+        for i, (s, reason) in enumerate(zip(sessions, reasons, strict=True))
+    ]
+    results = await store.decide_many(batch)
+    assert [(r.decision, r.new, r.reused) for r in results] == [(d, True, False) for d in batch]
+    for made, result in zip(batch, results, strict=True):
+        stored = await store.get_session(made.out_seq_no)
+        assert stored is not None
+        assert (stored.status, stored.reason, stored.wechat_code, stored.updated_at) == (
+            made.outcome.status, made.reason, made.wechat_code, made.decided_at,
+        )  # fmt: skip
+        assert result.status is made.outcome.status
+        assert await store.decisions_for(made.out_seq_no) == [made]
+
+
+async def test_a_batch_with_a_replay_and_a_decided_session_is_decide_in_order(
+    store: Store, database: Database
+) -> None:
+    """A batch holding a replayed credential and a rejection for a verified session ends as
+    deciding each in turn: the replay gets the first decision, the verified session stays
+    verified, the rest are applied, and nothing is logged twice."""
+    done, replayed, fresh = [await store.create_session(legacy()) for _ in range(3)]
+    await store.decide(decision(done.out_seq_no, "cred-m1"))
+    first = decision(replayed.out_seq_no, "cred-m2", Reason.NOT_PASSED)
+    await store.decide(first)
+    batch = [
+        decision(done.out_seq_no, "cred-m3", Reason.NOT_PASSED),
+        decision(replayed.out_seq_no, "cred-m2"),
+        decision(fresh.out_seq_no, "cred-m4"),
+    ]
+    results = await store.decide_many(batch)
+    assert [(r.new, r.reused, r.status) for r in results] == [
+        (True, False, Status.VERIFIED), (False, False, Status.REJECTED),
+        (True, False, Status.VERIFIED),
+    ]  # fmt: skip
+    assert results[1].decision == first
+    assert await _status(store, done.out_seq_no) is Status.VERIFIED
+    assert await _status(store, fresh.out_seq_no) is Status.VERIFIED
+    for credential in ("cred-m1", "cred-m2", "cred-m3", "cred-m4"):
+        sql = f"SELECT count(*) FROM decision_log WHERE credential = '{credential}'"
+        assert await database.count(sql) == 1
+
+
 async def test_decision_log_is_append_only(store: Store, database: Database) -> None:
     """The database itself refuses UPDATE and DELETE on the decision log."""
     session = await store.create_session(legacy())

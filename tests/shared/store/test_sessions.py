@@ -105,10 +105,14 @@ async def test_mark_queued_moves_pending_to_queued_only(store: Store) -> None:
 
 
 async def test_get_sessions_reads_many_at_once_and_skips_unknown(store: Store) -> None:
-    """get_sessions returns each existing session by out_seq_no, none for unknown ones."""
+    """get_sessions returns each existing session by out_seq_no, none for unknown ones, each
+    as get_session reads it (a decided one with its reason and code, a v2 one sealed)."""
     first, second = legacy(), v2()
     created = [await store.create_session(first), await store.create_session(second)]
+    await store.decide(decision(first.out_seq_no, "cred-many", Reason.NOT_PASSED))
     keys = [first.out_seq_no, "no-such-session", second.out_seq_no, first.out_seq_no]
     found = await store.get_sessions(keys)
-    assert found == {s.out_seq_no: s for s in created}
+    assert found == {s.out_seq_no: await store.get_session(s.out_seq_no) for s in created}
+    assert found[first.out_seq_no].reason is Reason.NOT_PASSED
+    assert found[second.out_seq_no] == created[1]
     assert await store.get_sessions([]) == {}
