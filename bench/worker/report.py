@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bench.cpu import BENCH, LOOP, POSTGRES, RABBITMQ, STANDIN, SUBJECT
@@ -116,9 +117,13 @@ def burst_line(r: PhaseResult) -> str:
     )
 
 
-def outcome_lines(rows: list[Measured]) -> list[str]:
-    """Anything but one ``verified`` per session is a failed run; say so."""
+def outcome_lines(rows: list[Measured], logged: Mapping[str, int]) -> list[str]:
+    """Anything but one ``verified`` per session, or a warning or error in the workers' logs
+    (``logged``: events and their counts), is a failed run; say so."""
     lines = []
+    if logged:
+        events = ", ".join(f"{event} ×{n}" for event, n in sorted(logged.items()))
+        lines.append(f"- **the workers logged warnings or errors: {events}**")
     for m in rows:
         r = m.result
         if set(r.outcomes) != {"verified"} or r.duplicates:
@@ -129,10 +134,16 @@ def outcome_lines(rows: list[Measured]) -> list[str]:
     return lines
 
 
-def render(context: str, rows: list[Measured], bare: Measured | None, profile: str) -> str:
-    """The whole report."""
+def render(
+    context: str,
+    rows: list[Measured],
+    bare: Measured | None,
+    profile: str,
+    logged: Mapping[str, int] | None = None,
+) -> str:
+    """The whole report (``logged``: warning and error events in the workers' logs)."""
     parts = [context, "", *cpu_table(rows), "", *verdict_lines(rows, bare)]
-    problems = outcome_lines(rows)
+    problems = outcome_lines(rows, logged or {})
     if problems:
         parts += ["", "Problems:", *problems]
     if profile:
@@ -141,6 +152,7 @@ def render(context: str, rows: list[Measured], bare: Measured | None, profile: s
     return "\n".join(parts)
 
 
-def valid(rows: list[Measured]) -> bool:
-    """True when every phase ended in exactly one verified outcome per session."""
-    return not outcome_lines(rows)
+def valid(rows: list[Measured], logged: Mapping[str, int] | None = None) -> bool:
+    """True when every phase ended in exactly one verified outcome per session and the
+    workers logged no warning or error."""
+    return not outcome_lines(rows, logged or {})

@@ -73,10 +73,17 @@ async def backoff(stopping: asyncio.Event, attempt: int, max_s: float) -> None:
 async def until_closed(
     connection: AbstractConnection, channel: AbstractChannel, *also: asyncio.Event
 ) -> None:
-    """Return when the connection or the channel closes, or any of ``also`` is set."""
+    """Return when the connection or the channel closes, or any of ``also`` is set.
+
+    A close that none of ``also`` asked for is the broker's doing (a channel error, a restart,
+    a lost socket), and the caller is about to reconnect: it is logged as a warning with the
+    broker's reason, so that a channel RabbitMQ closed does not pass unnoticed.
+    """
+    connection_closed = asyncio.ensure_future(connection.closed())
+    channel_closed = asyncio.ensure_future(channel.closed())
     watched = [
-        asyncio.ensure_future(connection.closed()),
-        asyncio.ensure_future(channel.closed()),
+        connection_closed,
+        channel_closed,
         *(asyncio.ensure_future(event.wait()) for event in also),
     ]
     try:
@@ -84,3 +91,26 @@ async def until_closed(
     finally:
         for fut in watched:
             fut.cancel()
+    if any(event.is_set() for event in also):
+        return
+    if connection_closed.done() and not connection_closed.cancelled():
+        underlay = connection.transport.connection if connection.transport else None
+        log.warning("broker_connection_closed", reason=close_reason(underlay))
+    else:
+        try:
+            underlay_channel = await channel.get_underlay_channel()
+        except BROKER_ERRORS:  # never opened: no reason to give
+            underlay_channel = None
+        log.warning("broker_channel_closed", reason=close_reason(underlay_channel))
+
+
+def close_reason(
+    closed: aiormq.abc.AbstractConnection | aiormq.abc.AbstractChannel | None,
+) -> str:
+    """Why an aiormq connection or channel closed: its exception as the broker sent it (the
+    reply code and text, such as "unknown delivery tag 1647"), or "closed" without one."""
+    closing = None if closed is None else closed.closing
+    if closing is None or not closing.done() or closing.cancelled():
+        return "unknown"
+    exc = closing.exception()
+    return "closed" if exc is None else f"{type(exc).__name__}: {exc}"

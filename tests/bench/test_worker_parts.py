@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from pathlib import Path
 
 import orjson
 import pytest
@@ -18,6 +19,7 @@ from bench.cpu import (
     parse_machine_stat,
     parse_stat,
 )
+from bench.worker.children import logged_trouble
 from bench.worker.downstream import Collector, parse
 from bench.worker.phases import PhaseResult, percentile, work_item
 from bench.worker.report import Measured, render, valid
@@ -105,6 +107,32 @@ def _result(
         enqueue_to_decision=[0.05, 0.15], outcomes=outcomes, duplicates=duplicates,
         conflicts=conflicts,
     )  # fmt: skip
+
+
+def test_warnings_and_errors_in_the_workers_logs_are_counted(tmp_path: Path) -> None:
+    """Warning and error entries of every worker log count by event, as does output that is
+    no JSON log entry; info entries and other processes' logs do not."""
+    (tmp_path / "worker0.log").write_bytes(b"\n".join([
+        orjson.dumps({"event": "consumer_started", "level": "info"}),
+        orjson.dumps({"event": "broker_channel_closed", "level": "warning"}),
+        orjson.dumps({"event": "Got frame for closed channel 1", "level": "error"}),
+        orjson.dumps({"event": "Got frame for closed channel 1", "level": "error"}),
+        b"Traceback (most recent call last):",
+    ]))  # fmt: skip
+    (tmp_path / "worker1.log").write_bytes(orjson.dumps({"event": "x", "level": "info"}))
+    (tmp_path / "standin.log").write_bytes(orjson.dumps({"event": "y", "level": "error"}))
+    assert logged_trouble(tmp_path) == {
+        "broker_channel_closed": 1, "Got frame for closed channel 1": 2, "unstructured output": 1,
+    }  # fmt: skip
+
+
+def test_report_fails_a_run_whose_workers_logged_trouble() -> None:
+    """A warning in the workers' logs is a problem of the run, named with its count."""
+    good = Measured(_result({"verified": 2}), "worker ×1", 1, 640.0)
+    assert valid([good], {})
+    assert not valid([good], {"broker_channel_closed": 1})
+    text = render("ctx", [good], None, "", {"broker_channel_closed": 1})
+    assert "the workers logged warnings or errors: broker_channel_closed ×1" in text
 
 
 def test_report_shows_cpu_per_message_and_flags_wrong_outcomes() -> None:
