@@ -98,7 +98,7 @@ class AckSender:
         self._frames.extend(Basic.Ack(delivery_tag=tag) for tag in frames.singles)
         if frames.upto is not None:
             self._upto = frames.upto
-        if self._writer is None:
+        if self._writer is None and (self._frames or self._upto is not None):
             # starts on the next loop turn, so every settlement of this one joins the write
             self._writer = asyncio.ensure_future(self._write())
 

@@ -63,7 +63,8 @@ class Collector:
         first = self.arrivals.get(arrival.out_seq_no)
         if first is not None:
             self.duplicates += 1
-            self.conflicts += first.event_id != arrival.event_id
+            if first.event_id != arrival.event_id:
+                self.conflicts += 1
             return
         self.arrivals[arrival.out_seq_no] = arrival
         self.outcomes[arrival.outcome] += 1

@@ -188,7 +188,9 @@ async def test_the_sender_s_frames_settle_every_delivery_at_rabbitmq(
             assert again.delivery_tag is not None
             sender.ack(again.delivery_tag)
         await sender.drain()
-        await asyncio.sleep(0.3)  # let the broker process the frames before looking
+        # a round trip on the same channel: the broker answers it only after the acks before
+        # it, and an ack it refused would have closed the channel (raising here)
+        await channel.basic_qos(prefetch_count=400)
         assert not channel.is_closed
         await channel.close()
         probe = await connection.channel()
