@@ -157,7 +157,9 @@ class Consumer:
         self._consuming = (raw, ok.consumer_tag)
         self._ready.set()
         log.info("consumer_started", queue=self._topology.verify, prefetch=self._prefetch)
-        await until_closed(connection, channel, self._release)
+        closed = await until_closed(connection, channel, self._release)
+        if closed is not None:
+            self._metrics.broker_closed("consumer", closed)
 
     async def _on_message(self, sink: AckSender, message: DeliveredMessage) -> None:
         task = asyncio.current_task()

@@ -1,7 +1,8 @@
 """The worker's Prometheus metrics, in a registry of the process's own (no global state).
 
 Labels carry only bounded, non-personal values: outcomes, reasons, endpoints, WeChat errcodes,
-retry causes and dead-letter causes. Never an out_seq_no, openid, name or ID number.
+retry causes, dead-letter causes and which broker link lost what. Never an out_seq_no, openid,
+name or ID number.
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ class WorkerMetrics:
         self.dead_letters = Counter(
             "wxface_worker_dead_letters", "Messages dead-lettered, by cause", ["cause"], registry=r
         )
+        self.broker_closes = Counter(
+            "wxface_worker_broker_closes",
+            "Channels and connections RabbitMQ closed (each then reopened), by link and what",
+            ["link", "what"], registry=r,
+        )  # fmt: skip
         self.token_refreshes = Counter(
             "wxface_worker_token_refreshes", "Access-token fetches", registry=r
         )
@@ -119,6 +125,11 @@ class WorkerMetrics:
         """Hook for the batching store: one batch of ``size`` messages, ``seconds`` at the store."""
         self.child(self.store_batch, kind).observe(size)
         self.child(self.store_seconds, kind).observe(seconds)
+
+    def broker_closed(self, link: str, what: str) -> None:
+        """Hook for the consumer and the publisher (``link``): RabbitMQ closed a ``what``
+        (channel or connection) they were using; they reopen it themselves."""
+        self.broker_closes.labels(link, what).inc()
 
     def render(self) -> bytes:
         """The Prometheus text exposition of this registry."""

@@ -8,6 +8,7 @@ what does not finish in ``shutdown_timeout_s``), then closes everything else.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 from datetime import timedelta
@@ -82,6 +83,7 @@ class WorkerService:
         self._publisher = Publisher(
             url, self.topology, confirm_timeout_s=CONFIRM_TIMEOUT_S,
             on_confirm=self.metrics.confirm_seconds.observe,
+            on_broker_close=functools.partial(self.metrics.broker_closed, "publisher"),
         )  # fmt: skip
         await self._publisher.start()
         self._stack.push_async_callback(self._publisher.close)

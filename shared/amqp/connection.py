@@ -72,12 +72,13 @@ async def backoff(stopping: asyncio.Event, attempt: int, max_s: float) -> None:
 
 async def until_closed(
     connection: AbstractConnection, channel: AbstractChannel, *also: asyncio.Event
-) -> None:
-    """Return when the connection or the channel closes, or any of ``also`` is set.
+) -> str | None:
+    """Wait until the connection or the channel closes, or any of ``also`` is set.
 
     A close that none of ``also`` asked for is the broker's doing (a channel error, a restart,
     a lost socket), and the caller is about to reconnect: it is logged as a warning with the
-    broker's reason, so that a channel RabbitMQ closed does not pass unnoticed.
+    broker's reason, so that a channel RabbitMQ closed does not pass unnoticed, and what
+    closed is returned ("connection" or "channel") for the caller to count; None otherwise.
     """
     connection_closed = asyncio.ensure_future(connection.closed())
     channel_closed = asyncio.ensure_future(channel.closed())
@@ -92,16 +93,17 @@ async def until_closed(
         for fut in watched:
             fut.cancel()
     if any(event.is_set() for event in also):
-        return
+        return None
     if connection_closed.done() and not connection_closed.cancelled():
         underlay = connection.transport.connection if connection.transport else None
         log.warning("broker_connection_closed", reason=close_reason(underlay))
-    else:
-        try:
-            underlay_channel = await channel.get_underlay_channel()
-        except BROKER_ERRORS:  # never opened: no reason to give
-            underlay_channel = None
-        log.warning("broker_channel_closed", reason=close_reason(underlay_channel))
+        return "connection"
+    try:
+        underlay_channel = await channel.get_underlay_channel()
+    except BROKER_ERRORS:  # never opened: no reason to give
+        underlay_channel = None
+    log.warning("broker_channel_closed", reason=close_reason(underlay_channel))
+    return "channel"
 
 
 def close_reason(

@@ -151,12 +151,14 @@ class Publisher:
         confirm_timeout_s: float = 2.0,
         max_backoff_s: float = 5.0,
         on_confirm: Callable[[float], None] | None = None,
+        on_broker_close: Callable[[str], None] | None = None,
     ) -> None:
         self._url = url
         self._topology = topology
         self._confirm_timeout_s = confirm_timeout_s
         self._max_backoff_s = max_backoff_s
         self._on_confirm = on_confirm
+        self._on_broker_close = on_broker_close
         self._pipeline: _Pipeline | None = None
         self._ready = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -245,4 +247,6 @@ class Publisher:
         self._pipeline = _Pipeline(underlay, self._confirm_timeout_s)
         self._ready.set()
         log.info("broker_connected", prefix=self._topology.prefix)
-        await until_closed(connection, channel)
+        closed = await until_closed(connection, channel)
+        if closed is not None and self._on_broker_close is not None:
+            self._on_broker_close(closed)

@@ -89,7 +89,8 @@ async def test_sigkill_mid_batch_ten_times_with_a_second_worker(
 async def test_broker_restart_mid_run(
     private_broker: PrivateBroker, unique_prefix: str, tmp_path: Path, standin_server: TestServer
 ) -> None:
-    """A broker restart mid-run: the worker reconnects, one outcome per credential."""
+    """A broker restart mid-run: the worker reconnects, one outcome per credential, and its
+    metrics count the connections RabbitMQ closed."""
     db, url = tmp_path / "wx.db", private_broker.url
     async with wiring(url, unique_prefix, db, standin_server) as e2e:
         seqs = [f"seq-bounce-{i:03d}" for i in range(120)]
@@ -110,6 +111,14 @@ async def test_broker_restart_mid_run(
         finally:
             await worker.stop()
         await check_all_decided_once(e2e, seqs, events)
+    for link in ("consumer", "publisher"):  # both lost their connection and said so
+        closes = [
+            worker.metrics.registry.get_sample_value(
+                "wxface_worker_broker_closes_total", {"link": link, "what": what}
+            ) or 0.0
+            for what in ("connection", "channel")
+        ]  # fmt: skip
+        assert sum(closes) >= 1, link
 
 
 @pytest.mark.timeout(300)

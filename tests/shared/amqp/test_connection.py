@@ -14,8 +14,8 @@ pytestmark = pytest.mark.broker
 
 
 async def test_a_channel_the_broker_closed_is_logged_with_its_reason(amqp_url: str) -> None:
-    """RabbitMQ closes a channel that acks a delivery it never made: until_closed returns and
-    warns with the broker's words, as a worker's log must when it is about to reconnect."""
+    """RabbitMQ closes a channel that acks a delivery it never made: until_closed returns
+    "channel" and warns with the broker's words, as a worker's log must before it reconnects."""
     connection = await aio_pika.connect(amqp_url)
     try:
         channel = await connection.channel()
@@ -23,9 +23,10 @@ async def test_a_channel_the_broker_closed_is_logged_with_its_reason(amqp_url: s
         with capture_logs() as logs:
             watching = asyncio.create_task(until_closed(connection, channel))
             await raw.basic_ack(4242)
-            await asyncio.wait_for(watching, 10)
+            closed = await asyncio.wait_for(watching, 10)
     finally:
         await connection.close()
+    assert closed == "channel"
     warnings = [e for e in logs if e["log_level"] == "warning"]
     assert [e["event"] for e in warnings] == ["broker_channel_closed"]
     assert "unknown delivery tag 4242" in warnings[0]["reason"]
@@ -40,7 +41,8 @@ async def test_a_close_that_was_asked_for_is_not_a_warning(amqp_url: str) -> Non
         with capture_logs() as logs:
             watching = asyncio.create_task(until_closed(connection, channel, stopping))
             stopping.set()
-            await asyncio.wait_for(watching, 10)
+            closed = await asyncio.wait_for(watching, 10)
     finally:
         await connection.close()
+    assert closed is None
     assert logs == []
