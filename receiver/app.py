@@ -71,6 +71,7 @@ def create_app(
         Topology(settings.amqp_prefix),
         confirm_timeout_s=settings.publish_confirm_timeout_s,
         on_confirm=metrics.confirm_seconds.observe,
+        on_broker_close=lambda what: metrics.broker_closes.labels(what).inc(),
     )
     spool = Spool(Path(settings.spool_dir), settings.spool_max_bytes)
     app[SETTINGS], app[POLICY], app[CLOCK], app[METRICS] = (

@@ -40,6 +40,12 @@ class ReceiverMetrics:
         self.spool_relayed = Counter(
             "wxface_spool_relayed", "Spooled pushes relayed to RabbitMQ.", registry=r
         )
+        self.broker_closes = Counter(
+            "wxface_broker_closes",
+            "Channels and connections RabbitMQ closed under the publisher (each then reopened).",
+            ["what"],
+            registry=r,
+        )
         self.confirm_seconds = Histogram(
             "wxface_publish_confirm_seconds",
             "Time from publish to broker confirm.",

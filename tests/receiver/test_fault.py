@@ -17,7 +17,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from receiver.app import create_app
-from receiver.keys import PUBLISHER, SPOOL
+from receiver.keys import METRICS, PUBLISHER, SPOOL
 from shared.settings import ReceiverSettings
 from shared.vocabulary import Flow
 from shared.work import WorkItem
@@ -104,7 +104,8 @@ async def wait_for_all(url: str, queue: str, expected: set[str], timeout_s: floa
 async def test_no_success_is_lost_when_broker_and_receiver_restart(
     private_broker: PrivateBroker, unique_prefix: str, tmp_path: Path
 ) -> None:
-    """Every push answered success reaches the work queue through broker and receiver restarts."""
+    """Every push answered success reaches the work queue through broker and receiver restarts
+    (and the receiver counts the connection RabbitMQ closed)."""
     settings = receiver_settings(
         private_broker.url, unique_prefix, tmp_path / "spool", publish_confirm_timeout_s=1.0
     )
@@ -117,6 +118,12 @@ async def test_no_success_is_lost_when_broker_and_receiver_restart(
                 await pusher.push_until(40)  # spooled while the broker is gone
             await pusher.push_until(40)
             assert await first.app[PUBLISHER].wait_ready(20)
+            registry = first.app[METRICS].registry
+            closes = [
+                registry.get_sample_value("wxface_broker_closes_total", {"what": what}) or 0.0
+                for what in ("connection", "channel")
+            ]
+            assert sum(closes) >= 1  # the restart is counted
             async with broker_down(private_broker):
                 await pusher.push_until(40)
                 assert first.app[SPOOL].depth_bytes > 0
