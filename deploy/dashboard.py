@@ -111,6 +111,17 @@ _PANELS: list[tuple[str, str, list[tuple[str, str]], str]] = [
         "Retries scheduled by cause, messages dead-lettered by cause.",
     ),
     (
+        "Channels and connections RabbitMQ closed",
+        "short",
+        [
+            ("sum by (link, what) (increase(wxface_worker_broker_closes_total[$__rate_interval]))",
+             "worker {{link}} {{what}}"),
+            ("sum by (what) (increase(wxface_broker_closes_total[$__rate_interval]))",
+             "receiver {{what}}"),
+        ],
+        "Each was reopened; a channel close is a protocol fault (the log line gives the reason).",
+    ),
+    (
         "Publish confirm latency (receiver)",
         "s",
         _quantiles("wxface_publish_confirm_seconds"),
