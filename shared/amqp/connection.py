@@ -96,17 +96,17 @@ async def until_closed(
         return None
     if connection_closed.done() and not connection_closed.cancelled():
         underlay = connection.transport.connection if connection.transport else None
-        log.warning("broker_connection_closed", reason=close_reason(underlay))
+        log.warning("broker_connection_closed", reason=_close_reason(underlay))
         return "connection"
     try:
         underlay_channel = await channel.get_underlay_channel()
     except BROKER_ERRORS:  # never opened: no reason to give
         underlay_channel = None
-    log.warning("broker_channel_closed", reason=close_reason(underlay_channel))
+    log.warning("broker_channel_closed", reason=_close_reason(underlay_channel))
     return "channel"
 
 
-def close_reason(
+def _close_reason(
     closed: aiormq.abc.AbstractConnection | aiormq.abc.AbstractChannel | None,
 ) -> str:
     """Why an aiormq connection or channel closed: its exception as the broker sent it (the

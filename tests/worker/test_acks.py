@@ -181,7 +181,7 @@ async def test_the_sender_s_frames_settle_every_delivery_at_rabbitmq(
             else:
                 sender.ack(message.delivery_tag)
             if rng.random() < 0.2:
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # a yield, not a wait: the rest in a later loop turn
         for _ in range(nacked):
             again = await asyncio.wait_for(deliveries.get(), 10)
             assert again.redelivered
