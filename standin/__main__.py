@@ -17,6 +17,7 @@ import orjson
 import uvloop
 from aiohttp import web
 
+from shared.gc_tuning import tune_collector
 from shared.log import configure_logging
 from standin.app import create_standin_app
 from standin.config import StandinConfig
@@ -64,6 +65,7 @@ async def serve(host: str, port: int, config: StandinConfig) -> None:
     line = {"event": "standin_listening", "host": bound_host, "port": bound_port}
     sys.stdout.write(orjson.dumps(line).decode() + "\n")
     sys.stdout.flush()
+    tune_collector()  # its pauses would be WeChat's latency in the benchmarks
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

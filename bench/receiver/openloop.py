@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
+from bench.gc_pause import collector_held
 from bench.receiver.pushes import SUCCESS
 
 _Due = tuple[float, bytes]
@@ -78,8 +79,9 @@ async def run_open_loop(
 ) -> OpenLoopResult:
     """Send every request in ``requests`` at ``rate`` per second over ``connections``."""
     pool = _Pool(host, port, connections, len(requests))
-    lag = await _dispatch(requests, rate, pool)
-    await pool.drained(drain_s)
+    with collector_held():
+        lag = await _dispatch(requests, rate, pool)
+        await pool.drained(drain_s)
     tally = pool.tally
     answered = tally.ok + tally.bad
     return OpenLoopResult(

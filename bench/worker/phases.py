@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from bench.cpu import MACHINE, CpuSample
+from bench.gc_pause import collector_held
 from bench.worker.downstream import Collector
 from bench.worker.seed import APPID, OPENID, Credential
 from shared.amqp.publisher import Publisher
@@ -136,11 +137,12 @@ async def _measure(
 ) -> PhaseResult:
     collector.expect(len(creds))
     pids = groups()
-    before, started = CpuSample.take(pids), time.time()
-    sent = dict(await enqueue())
-    enqueued = time.time()
-    await asyncio.wait_for(collector.done.wait(), timeout=max(120.0, len(creds) / 50))
-    cpu = CpuSample.take(pids).since(before)
+    with collector_held():
+        before, started = CpuSample.take(pids), time.time()
+        sent = dict(await enqueue())
+        enqueued = time.time()
+        await asyncio.wait_for(collector.done.wait(), timeout=max(120.0, len(creds) / 50))
+        cpu = CpuSample.take(pids).since(before)
     arrivals = collector.arrivals.values()
     finished = max(a.arrived_at for a in arrivals)
     return PhaseResult(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 
 import pytest
 import uvloop
@@ -25,16 +24,3 @@ def test_the_worker_runs_on_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
     assert entry.main([]) == 0
     assert len(loops) == 1
     assert issubclass(loops[0], uvloop.Loop)
-
-
-def test_the_collector_is_tuned_for_acyclic_garbage() -> None:
-    """Start-up objects are frozen out of collections and the first generation's threshold
-    is raised (a message's garbage is freed by reference counting)."""
-    threshold = gc.get_threshold()
-    try:
-        entry.tune_collector()
-        assert gc.get_freeze_count() > 0
-        assert gc.get_threshold() == (entry.GC_THRESHOLD, *threshold[1:])
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*threshold)
