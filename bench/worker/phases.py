@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from bench.broker_wal import newest_wal, rolled_over
 from bench.cpu import MACHINE, CpuSample
 from bench.gc_pause import collector_held
 from bench.worker.downstream import Collector
@@ -42,6 +43,7 @@ class PhaseResult:
     outcomes: Mapping[str, int]
     duplicates: int  # second events for a session
     conflicts: int  # of them, those with another message_id: a second decision
+    broker_wal_rolled: bool | None = None  # RabbitMQ's quorum WAL rolled over (None: unknown)
 
     @property
     def rate(self) -> float:
@@ -137,6 +139,7 @@ async def _measure(
 ) -> PhaseResult:
     collector.expect(len(creds))
     pids = groups()
+    wal_before = newest_wal()
     with collector_held():
         before, started = CpuSample.take(pids), time.time()
         sent = dict(await enqueue())
@@ -151,5 +154,5 @@ async def _measure(
         push_to_outcome=sorted(a.arrived_at - sent[a.out_seq_no] for a in arrivals),
         enqueue_to_decision=sorted(a.decided_at - sent[a.out_seq_no] for a in arrivals),
         outcomes=dict(collector.outcomes), duplicates=collector.duplicates,
-        conflicts=collector.conflicts,
+        conflicts=collector.conflicts, broker_wal_rolled=rolled_over(wal_before, newest_wal()),
     )  # fmt: skip

@@ -11,6 +11,10 @@ from bench.worker.phases import PhaseResult, percentile
 CREDENTIAL_LIFE_S = 300.0
 TARGET_US, AIM_US = 500.0, 350.0
 SATURATED = 0.9  # the cores' busy share above which a phase measures the machine's capacity
+WAL_LINE = (
+    "  - RabbitMQ rolled its quorum-queue WAL over during this phase: its segment writer "
+    "takes more than a core for about a second (bench/broker_wal.py)"
+)
 BEHIND_S = 1.0  # a steady phase whose last outcome came later than this after its last enqueue
 
 
@@ -77,11 +81,15 @@ def verdict_lines(rows: list[Measured], bare: Measured | None) -> list[str]:
         if cycle is not None:
             lines.append(cycle)
         lines.append(machine_line(m.result))
+        if m.result.broker_wal_rolled:
+            lines.append(WAL_LINE)
         if m.result.name.startswith("steady"):
             lines.append(steady_line(m.result))
     if bare is not None and (cycle := bare.cycle_line()) is not None:
         lines += [f"- {bare.result.name}: {bare.result.rate / bare.bound:.0%} of the bound", cycle]
         lines.append(machine_line(bare.result))
+        if bare.result.broker_wal_rolled:
+            lines.append(WAL_LINE)
     for m in rows:
         if m.result.name.startswith("burst"):
             lines.append(burst_line(m.result))

@@ -172,6 +172,19 @@ def test_report_says_when_a_steady_phase_fell_behind() -> None:
     assert "2.50 s after the last enqueue: the pipeline fell behind" in text
 
 
+def test_report_says_when_rabbitmq_rolled_its_wal_over() -> None:
+    """A phase during which RabbitMQ's quorum WAL moved to a new file says so; one without, or
+    where the WAL could not be seen, does not."""
+    base = _result({"verified": 2})
+    for rolled in (False, None):
+        text = render("ctx", [Measured(replace(base, broker_wal_rolled=rolled), "worker ×1", 1,
+                                       640.0)], None, "")  # fmt: skip
+        assert "WAL" not in text
+    text = render("ctx", [Measured(replace(base, broker_wal_rolled=True), "worker ×1", 1,
+                                   640.0)], None, "")  # fmt: skip
+    assert "RabbitMQ rolled its quorum-queue WAL over during this phase" in text
+
+
 def test_report_gives_postgres_cpu_only_when_measured() -> None:
     """A group's column has a figure when it was measured (PostgreSQL: with a PostgreSQL
     store), a dash otherwise."""
