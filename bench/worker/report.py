@@ -80,29 +80,26 @@ def verdict_lines(rows: list[Measured], bare: Measured | None) -> list[str]:
         cycle = m.cycle_line()
         if cycle is not None:
             lines.append(cycle)
-        lines.append(machine_line(m.result))
-        if m.result.broker_wal_rolled:
-            lines.append(WAL_LINE)
+        lines += machine_lines(m.result)
         if m.result.name.startswith("steady"):
             lines.append(steady_line(m.result))
     if bare is not None and (cycle := bare.cycle_line()) is not None:
         lines += [f"- {bare.result.name}: {bare.result.rate / bare.bound:.0%} of the bound", cycle]
-        lines.append(machine_line(bare.result))
-        if bare.result.broker_wal_rolled:
-            lines.append(WAL_LINE)
+        lines += machine_lines(bare.result)
     for m in rows:
         if m.result.name.startswith("burst"):
             lines.append(burst_line(m.result))
     return lines
 
 
-def machine_line(r: PhaseResult) -> str:
+def machine_lines(r: PhaseResult) -> list[str]:
     """How busy the cores were: above SATURATED, the phase's rate and latencies are the
-    machine's capacity (the issue's throughput target holds "until the CPU saturates")."""
+    machine's capacity (the issue's throughput target holds "until the CPU saturates"); and
+    whether RabbitMQ's WAL rollover took its share of them during the phase."""
     line = f"  - the machine's cores were {r.machine_busy:.0%} busy"
     if r.machine_busy >= SATURATED:
         line += ": the CPU saturated, so rate and latency here are the machine's limit"
-    return line
+    return [line, WAL_LINE] if r.broker_wal_rolled else [line]
 
 
 def steady_line(r: PhaseResult) -> str:
