@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bench.cpu import RABBITMQ, SUBJECT
 from bench.receiver.phases import FixedRate, Saturation
@@ -29,6 +29,13 @@ class VariantResult:
     fixed: FixedRate | None
     fixed_note: str  # why the fixed rate differs from the common one, if it does
     profile: ProfileSummary | None = None  # from an extra run, when asked for
+    logged: Mapping[str, int] = field(default_factory=dict)  # (d)'s warnings and errors
+
+    @property
+    def valid(self) -> bool:
+        """Every ``success`` was in the queue, and the server logged no warning or error."""
+        queued = self.saturation.valid and (self.fixed is None or self.fixed.valid)
+        return queued and not self.logged
 
 
 def render(results: Mapping[Kind, VariantResult], common_rate: float, context: str) -> str:
@@ -151,6 +158,9 @@ def _verdict(results: Mapping[Kind, VariantResult]) -> list[str]:
     lines.append(f"(d) max RSS per process = {rss:.0f} MB (target < {TARGET_RSS_MB:g}): {met}")
     valid = all(r.saturation.valid and (r.fixed is None or r.fixed.valid) for r in results.values())
     lines.append(f"queue checks: {'all passed' if valid else 'FAILED (results invalid)'}")
+    if d.logged:
+        events = ", ".join(f"{event} ×{n}" for event, n in sorted(d.logged.items()))
+        lines.append(f"(d) logged warnings or errors: {events} (results invalid)")
     return lines
 
 

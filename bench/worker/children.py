@@ -3,17 +3,15 @@
 Each runs as ``python -m …`` in its own session with its output in a log file, so its CPU
 time is its own (``/proc/<pid>/stat``). Workers are configured only through ``WXFACE_``
 variables, as in production; the stand-in and the bare loop take command-line flags. A clean
-run leaves no warning or error in the workers' JSON logs: :func:`logged_trouble` counts them.
+run leaves no warning or error in the workers' JSON logs (:func:`bench.logs.logged_trouble`).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-import orjson
 
 from bench.child import Child, child_env, free_port, wait_ready
 
@@ -82,22 +80,3 @@ async def start_workers(
             await child.stop()
         raise
     return [child for child, _ in workers]
-
-
-TROUBLE = frozenset({"warning", "error", "critical"})
-
-
-def logged_trouble(log_dir: Path) -> Counter[str]:
-    """Warning and error events in the workers' logs, by event; lines that are not JSON log
-    entries (a traceback, a library printing) count as ``unstructured output``."""
-    found: Counter[str] = Counter()
-    for path in sorted(log_dir.glob("worker*.log")):
-        for line in path.read_bytes().splitlines():
-            try:
-                entry = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                found["unstructured output"] += 1
-                continue
-            if isinstance(entry, dict) and entry.get("level") in TROUBLE:
-                found[str(entry.get("event"))] += 1
-    return found

@@ -37,8 +37,9 @@ import uvloop
 from bench.child import Child, child_env
 from bench.cpu import cpu_seconds
 from bench.databases import BACKENDS, POSTGRES_DSN, database
+from bench.logs import logged_trouble
 from bench.receiver import profile
-from bench.worker.children import logged_trouble, start_workers
+from bench.worker.children import start_workers
 from bench.worker.phases import PhaseResult, drain, steady
 from bench.worker.report import Measured, render, valid
 from bench.worker.rig import Rig, open_rig
@@ -116,7 +117,7 @@ async def run(args: argparse.Namespace, amqp_url: str) -> int:
             rows = await _worker_phases(rig, args, 1) + await _worker_phases(rig, args, 2)
             bare = await _bare_phase(rig, args) if "bare" in args.phases else None
             text = await _profile(rig, args) if not args.no_profile else ""
-        logged = logged_trouble(workdir)
+        logged = logged_trouble(workdir, "worker*.log")
     rows += [bare] if bare is not None else []
     report = render(context, rows, bare, text, logged)
     print(report)

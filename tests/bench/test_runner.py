@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bench.__main__ import main as bench_main
 from bench.cpu import RABBITMQ, SUBJECT
 from bench.receiver.openloop import OpenLoopResult
@@ -55,6 +57,20 @@ def test_report_states_ratios_and_targets() -> None:
     assert "queue checks: all passed" in text
     results[Kind.FLASK] = _result(Kind.FLASK, 6500, 6400, 1000)
     assert "FAILED" in render(results, 3000, "context")
+
+
+def test_a_receiver_that_logged_warnings_makes_the_run_invalid() -> None:
+    """(d)'s warnings and errors are named with their counts, and the run is not valid."""
+    clean = _result(Kind.WXFACE, 60000, 60000, 1000)
+    assert clean.valid
+    troubled = replace(clean, logged={"broker_channel_closed": 1, "unstructured output": 2})
+    assert not troubled.valid
+    text = render({Kind.WXFACE: troubled}, 3000, "context")
+    assert (
+        "(d) logged warnings or errors: broker_channel_closed ×1, unstructured output ×2 "
+        "(results invalid)"
+    ) in text
+    assert "logged" not in render({Kind.WXFACE: clean}, 3000, "context")
 
 
 def test_report_gives_cpu_per_push_of_server_and_broker() -> None:

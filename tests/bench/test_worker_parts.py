@@ -19,7 +19,7 @@ from bench.cpu import (
     parse_machine_stat,
     parse_stat,
 )
-from bench.worker.children import logged_trouble
+from bench.logs import logged_trouble
 from bench.worker.downstream import Collector, parse
 from bench.worker.phases import PhaseResult, percentile, work_item
 from bench.worker.report import Measured, render, valid
@@ -121,7 +121,7 @@ def test_warnings_and_errors_in_the_workers_logs_are_counted(tmp_path: Path) -> 
     ]))  # fmt: skip
     (tmp_path / "worker1.log").write_bytes(orjson.dumps({"event": "x", "level": "info"}))
     (tmp_path / "standin.log").write_bytes(orjson.dumps({"event": "y", "level": "error"}))
-    assert logged_trouble(tmp_path) == {
+    assert logged_trouble(tmp_path, "worker*.log") == {
         "broker_channel_closed": 1, "Got frame for closed channel 1": 2, "unstructured output": 1,
     }  # fmt: skip
 
