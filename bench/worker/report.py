@@ -62,8 +62,8 @@ def cpu_table(rows: list[Measured]) -> list[str]:
     return lines
 
 
-def verdict_lines(rows: list[Measured], bare: Measured | None) -> list[str]:
-    """Targets, the ratio to the bare loop, the burst's time in queue."""
+def verdict_lines(rows: list[Measured], bare: list[Measured]) -> list[str]:
+    """Targets, the ratios to the bare loop in as many processes, the burst's time in queue."""
     lines = []
     workers = [m for m in rows if m.label.startswith("worker")]
     for m in workers:
@@ -74,22 +74,35 @@ def verdict_lines(rows: list[Measured], bare: Measured | None) -> list[str]:
             f"{TARGET_US:.0f} µs target (aim {AIM_US:.0f}); {m.result.rate / m.bound:.0%} of "
             "the bound"
         )
-        if bare is not None and bare.result.cpu_us_per_message(SUBJECT) > 0:
-            ratio = us / bare.result.cpu_us_per_message(SUBJECT)
-            lines.append(f"  - {ratio:.2f}× the bare loop's CPU per message")
+        lines += _against_bare(m, bare)
         cycle = m.cycle_line()
         if cycle is not None:
             lines.append(cycle)
         lines += machine_lines(m.result)
         if m.result.name.startswith("steady"):
             lines.append(steady_line(m.result))
-    if bare is not None and (cycle := bare.cycle_line()) is not None:
-        lines += [f"- {bare.result.name}: {bare.result.rate / bare.bound:.0%} of the bound", cycle]
-        lines += machine_lines(bare.result)
+    for b in bare:
+        if (cycle := b.cycle_line()) is not None:
+            lines += [f"- {b.result.name}: {b.result.rate / b.bound:.0%} of the bound", cycle]
+            lines += machine_lines(b.result)
     for m in rows:
         if m.result.name.startswith("burst"):
             lines.append(burst_line(m.result))
     return lines
+
+
+def _against_bare(m: Measured, bare: list[Measured]) -> list[str]:
+    """The worker phase's CPU per message against the bare loop's in as many processes (or in
+    one, when only that ran), and its share of the bound against the bare loop's."""
+    same = [b for b in bare if b.processes == m.processes] or bare[:1]
+    if not same or same[0].result.cpu_us_per_message(SUBJECT) <= 0:
+        return []
+    b = same[0]
+    ratio = m.result.cpu_us_per_message(SUBJECT) / b.result.cpu_us_per_message(SUBJECT)
+    line = f"  - {ratio:.2f}× the CPU per message of the {b.label}"
+    if m.slots:  # a drain: every slot busy, so the shares compare
+        line += f"; its share of the bound {b.result.rate / b.bound:.0%}"
+    return [line]
 
 
 def machine_lines(r: PhaseResult) -> list[str]:
@@ -142,7 +155,7 @@ def outcome_lines(rows: list[Measured], logged: Mapping[str, int]) -> list[str]:
 def render(
     context: str,
     rows: list[Measured],
-    bare: Measured | None,
+    bare: list[Measured],
     profile: str,
     logged: Mapping[str, int] | None = None,
 ) -> str:

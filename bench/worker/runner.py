@@ -13,7 +13,8 @@ With the stand-in answering every WeChat call after ``--latency-ms`` (100):
    build, and the phase would measure the queue instead of the pipeline. One worker at the
    whole rate and two at half of it show what the split costs: a worker's messages share
    store batches, wake-ups and writes only with its own;
-5. the bare hand-written loop (``bench.worker.bare``), as in 1, for the CPU ratio.
+5. the bare hand-written loop (``bench.worker.bare``), as in 1 and 2, for the ratios: a worker's
+   CPU per message and share of the bound against the bare loop's in as many processes.
 Each configuration first drains ``--warmup`` unreported items. ``--full`` uses the issue's sizes.
 ``--flow v2`` gives the workers v2 sessions (``queryverifyinfo``, the current API generation)
 instead of legacy pushes (``getinfo``); the bare loop, which reads no session, stays legacy.
@@ -115,10 +116,10 @@ async def run(args: argparse.Namespace, amqp_url: str) -> int:
         ):
             context += " " + await _broker_background(rig)
             rows = await _worker_phases(rig, args, 1) + await _worker_phases(rig, args, 2)
-            bare = await _bare_phase(rig, args) if "bare" in args.phases else None
+            bare = [await _bare_phase(rig, args, n) for n in (1, 2) if "bare" in args.phases]
             text = await _profile(rig, args) if not args.no_profile else ""
         logged = logged_trouble(workdir, "worker*.log")
-    rows += [bare] if bare is not None else []
+    rows += bare
     report = render(context, rows, bare, text, logged)
     print(report)
     if args.output is not None:
@@ -198,21 +199,27 @@ async def _warm_up(rig: Rig, args: argparse.Namespace, flow: Flow) -> None:
         await _drain(rig, "warm-up", args.warmup, flow)
 
 
-async def _bare_phase(rig: Rig, args: argparse.Namespace) -> Measured:
-    """The bare loop, as the one-worker throughput phase."""
-    child = Child("bare", ["-m", "bench.worker.bare", *_bare_args(rig, args)], child_env(),
-                  rig.workdir / "bare.log", pipe_stdout=True)  # fmt: skip
-    await child.start()
-    rig.subject = [child.pid]
+async def _bare_phase(rig: Rig, args: argparse.Namespace, n: int) -> Measured:
+    """The bare loop in ``n`` processes, as the ``n``-worker throughput phase."""
+    children = [
+        Child(f"bare{i}", ["-m", "bench.worker.bare", *_bare_args(rig, args)], child_env(),
+              rig.workdir / f"bare{i}.log", pipe_stdout=True)
+        for i in range(n)
+    ]  # fmt: skip
     try:
-        await child.first_line()
+        for child in children:
+            await child.start()
+            await child.first_line()
+        rig.subject = [child.pid for child in children]
         await _warm_up(rig, args, Flow.LEGACY)  # it knows no session: getinfo only
-        result = await _drain(rig, "throughput, bare loop", args.messages, Flow.LEGACY)
+        name = f"throughput, bare loop ×{n}"
+        result = await _drain(rig, name, args.messages, Flow.LEGACY)
     finally:
-        await child.stop()
+        for child in children:
+            await child.stop()
     print(_line(result), flush=True)
-    bound = _bound(args.prefetch, args.latency_ms, 1)
-    return Measured(result, "bare loop", 1, bound, args.prefetch)
+    bound = _bound(args.prefetch, args.latency_ms, n)
+    return Measured(result, f"bare loop ×{n}", n, bound, args.prefetch * n)
 
 
 def _bare_args(rig: Rig, args: argparse.Namespace) -> list[str]:

@@ -131,21 +131,21 @@ def test_report_fails_a_run_whose_workers_logged_trouble() -> None:
     good = Measured(_result({"verified": 2}), "worker ×1", 1, 640.0)
     assert valid([good], {})
     assert not valid([good], {"broker_channel_closed": 1})
-    text = render("ctx", [good], None, "", {"broker_channel_closed": 1})
+    text = render("ctx", [good], [], "", {"broker_channel_closed": 1})
     assert "the workers logged warnings or errors: broker_channel_closed ×1" in text
 
 
 def test_report_shows_cpu_per_message_and_flags_wrong_outcomes() -> None:
     """500 µs per message is printed; a rejected outcome or a duplicate makes the run invalid."""
     good = Measured(_result({"verified": 2}), "worker ×1", 1, 640.0)
-    text = render("ctx", [good], None, "")
+    text = render("ctx", [good], [], "")
     assert "| 500 (400) |" in text
     assert "p99 0.1 s" in text
     assert valid([good])
     assert not valid([Measured(_result({"verified": 1, "rejected": 1}), "worker ×1", 1, 640.0)])
     republished = Measured(_result({"verified": 2}, duplicates=1), "worker ×1", 1, 640.0)
     assert not valid([republished])
-    assert "1 duplicates (0 with another message_id)" in render("ctx", [republished], None, "")
+    assert "1 duplicates (0 with another message_id)" in render("ctx", [republished], [], "")
 
 
 def test_report_says_when_the_cores_saturated() -> None:
@@ -153,11 +153,11 @@ def test_report_says_when_the_cores_saturated() -> None:
     measuring the machine's limit."""
     cores = os.cpu_count() or 1
     calm = render("ctx", [Measured(_result({"verified": 2}, busy_s=0.5 * cores), "worker ×1", 1,
-                                   640.0)], None, "")  # fmt: skip
+                                   640.0)], [], "")  # fmt: skip
     assert "cores were 50% busy" in calm
     assert "saturated" not in calm
     full = render("ctx", [Measured(_result({"verified": 2}, busy_s=0.95 * cores), "worker ×1", 1,
-                                   640.0)], None, "")  # fmt: skip
+                                   640.0)], [], "")  # fmt: skip
     assert "cores were 95% busy: the CPU saturated" in full
 
 
@@ -165,10 +165,10 @@ def test_report_says_when_a_steady_phase_fell_behind() -> None:
     """A steady phase whose last outcome came over a second after its last enqueue is marked
     as measuring a backlog; one that kept up is not."""
     kept = replace(_result({"verified": 2}), name="steady", seconds=3.2, enqueue_seconds=3.0)
-    text = render("ctx", [Measured(kept, "worker ×1", 1, 640.0)], None, "")
+    text = render("ctx", [Measured(kept, "worker ×1", 1, 640.0)], [], "")
     assert "last outcome came 0.20 s after the last enqueue\n" in text + "\n"
     behind = replace(kept, seconds=5.5)
-    text = render("ctx", [Measured(behind, "worker ×1", 1, 640.0)], None, "")
+    text = render("ctx", [Measured(behind, "worker ×1", 1, 640.0)], [], "")
     assert "2.50 s after the last enqueue: the pipeline fell behind" in text
 
 
@@ -178,10 +178,10 @@ def test_report_says_when_rabbitmq_rolled_its_wal_over() -> None:
     base = _result({"verified": 2})
     for rolled in (False, None):
         text = render("ctx", [Measured(replace(base, broker_wal_rolled=rolled), "worker ×1", 1,
-                                       640.0)], None, "")  # fmt: skip
+                                       640.0)], [], "")  # fmt: skip
         assert "WAL" not in text
     text = render("ctx", [Measured(replace(base, broker_wal_rolled=True), "worker ×1", 1,
-                                   640.0)], None, "")  # fmt: skip
+                                   640.0)], [], "")  # fmt: skip
     assert "RabbitMQ rolled its quorum-queue WAL over during this phase" in text
 
 
@@ -192,7 +192,7 @@ def test_report_gives_postgres_cpu_only_when_measured() -> None:
     base = _result({"verified": 2})
     with_pg = PhaseResult(**{**base.__dict__, "cpu": {**base.cpu, POSTGRES: 0.0006}})
     postgres = Measured(with_pg, "worker ×1", 1, 640.0)
-    rows = render("ctx", [sqlite, postgres], None, "").splitlines()
+    rows = render("ctx", [sqlite, postgres], [], "").splitlines()
     burst = [line for line in rows if line.startswith("| burst")]
     assert "| 500 (400) | – | – | – | – |" in burst[0]  # groups not measured: dashes
     assert "| 500 (400) | – | – | 300 | – |" in burst[1]
@@ -207,6 +207,27 @@ def test_cycle_line_splits_each_slots_turn_into_latency_and_the_rest() -> None:
         "WeChat's 100 ms and 36 ms more"
     )
     assert Measured(result, "worker ×2", 2, 1280.0).cycle_line() is None  # slots not all busy
+
+
+def test_each_worker_phase_is_compared_with_the_bare_loop_in_as_many_processes() -> None:
+    """Two workers against the two-process bare loop, one against one; with only the one-process
+    loop measured, every phase is compared with it. The share of the bound is compared only
+    for drains, where every slot was busy."""
+    one = Measured(_result({"verified": 2}), "worker ×1", 1, 640.0, 64)
+    two = Measured(replace(_result({"verified": 2}), name="steady"), "worker ×2", 2, 2560.0)
+    # the bare loop: 1,000 µs per message and 90% of the bound in one process, 2,000 µs in two
+    bare1 = Measured(replace(_result({"verified": 2}), messages=576, seconds=1.0,
+                             cpu={SUBJECT: 0.576, MACHINE: 0.5}),
+                     "bare loop ×1", 1, 640.0, 64)  # fmt: skip
+    bare2 = Measured(replace(_result({"verified": 2}), cpu={SUBJECT: 0.004, MACHINE: 0.5}),
+                     "bare loop ×2", 2, 1280.0, 128)  # fmt: skip
+    text = render("ctx", [one, two, bare1, bare2], [bare1, bare2], "")
+    assert "0.50× the CPU per message of the bare loop ×1; its share of the bound 90%" in text
+    assert "0.25× the CPU per message of the bare loop ×2\n" in text
+    alone = render("ctx", [one, two, bare1], [bare1], "")
+    assert alone.count("the CPU per message of the bare loop ×1") == 2
+    assert "bare loop ×2" not in alone
+    assert "CPU per message of" not in render("ctx", [one, two], [], "")
 
 
 def test_work_item_is_a_push_for_legacy_and_a_result_report_for_v2() -> None:
