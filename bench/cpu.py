@@ -92,7 +92,8 @@ class CpuSample:
         """Sum the CPU seconds of each group's live processes; LOOP: the SUBJECT's main threads;
         MACHINE: every core's busy time.
 
-        The threads are read before the processes, so a thread never shows more than its process.
+        The threads are read before the processes, so a thread shows no more than its process
+        but for rounding: the kernel truncates each one's utime and stime to clock ticks apart.
         """
         loop = sum(loop_thread_cpu_seconds(p) or 0.0 for p in groups.get(SUBJECT, []))
         seconds = {name: sum(cpu_seconds(p) or 0.0 for p in pids) for name, pids in groups.items()}
