@@ -148,7 +148,7 @@ _PANELS: list[tuple[str, str, list[tuple[str, str]], str]] = [
         "short",
         _quantiles("wxface_worker_store_batch_size", by="kind")[:2],
         "Messages per store batch (session reads, decisions); WXFACE_WORKER_BATCH_LINGER_MS "
-        "trades latency for bigger batches and less CPU per message.",
+        "trades latency for bigger decision batches and less CPU per message.",
     ),
     (
         "Worker steps p95",
@@ -162,7 +162,7 @@ _PANELS: list[tuple[str, str, list[tuple[str, str]], str]] = [
              "broker confirm"),
         ],
         "A store batch's time at the store (session reads, decisions) and RabbitMQ's confirm of "
-        "a worker's publish: with WeChat's latency and the batches' linger, a message's cycle.",
+        "a worker's publish: with WeChat's latency and the decisions' linger, a message's cycle.",
     ),
     (
         "Expiry sweep",

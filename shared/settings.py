@@ -157,7 +157,8 @@ class WorkerSettings(AppSettings, AmqpSettings, StoreSettings, LogSettings):
     worker_sweep_interval_s: float = Field(default=5.0, gt=0)
     worker_sweep_batch: int = Field(default=100, ge=1, le=10_000)
     worker_infra_patience_s: float = Field(default=30.0, gt=0)
-    # how long a store batch waits for more messages (0 = only what arrived meanwhile)
+    # how long a batch of decisions waits for more (0 = only what arrived meanwhile);
+    # session reads never wait
     worker_batch_linger_ms: float = Field(default=5.0, ge=0, le=1000)
 
 

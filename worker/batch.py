@@ -2,18 +2,24 @@
 
 Handlers read a session and record a decision one message at a time. :class:`BatchingStore`
 collects the reads (and, separately, the decisions) and sends them as one ``get_sessions``
-read or one ``decide_many`` transaction: one thread hop and one COMMIT (one fsync) for many
-messages. A batch goes when the oldest call in it has waited ``linger_s``, or at once when it
-is full; calls made while the previous batch was on its way count their wait from their own
-arrival, so none waits more than the linger plus the batch ahead of it.
+read or one ``decide_many`` transaction: one store call and one COMMIT (one fsync) for many
+messages. A batch goes on the next loop turn, so every call made in this one joins it; while
+it is at the store, the next calls gather for the batch after it.
 
-The linger does more than fill batches. WeChat's replies come back one by one, so without it
-each message would travel through the worker, the broker and the stand-in alone: a wake-up,
-a write and a confirm each. Held for a few milliseconds, the messages move on together — one
-commit, one coalesced publish, one batch of confirms and acks, one batch of new deliveries and
-requests — and every process on the path does less per message. The worker benchmark measured
-it (BENCHMARKS.md): 5 ms about halved the worker's CPU per confirmation and RabbitMQ's per
-message, for up to 10 ms more latency per message.
+Decisions also linger: a decision batch goes when the oldest call in it has waited
+``linger_s``, or at once when it is full; calls made while the previous batch was on its way
+count their wait from their own arrival, so none waits more than the linger plus the batch
+ahead of it. WeChat's replies come back one by one, so without it each message would travel
+on through the worker, the broker and the stand-in alone: a commit, a publish, a confirm and
+an ack each. Held for a millisecond or so, the messages of a wave move on together — one
+commit, one coalesced publish, one batch of confirms and acks, one batch of new deliveries —
+and every process on the path does less per message.
+
+Reads do not linger. A read stands between a delivery and its WeChat call, so a linger there
+holds every message's call back by as much, and the share of the prefetch bound a worker turns
+over falls with it; the deliveries of a wave reach the worker together anyway, and a store
+read is cheap (SQLite reads on the event loop's thread). The worker benchmark measured both
+(BENCHMARKS.md, session 11).
 
 Each caller is answered only once its batch's transaction is committed, so a decision is still
 durable before its event is published. A failed batch fails every caller in it (the
@@ -159,7 +165,7 @@ class BatchingStore:
         the store answered: kind ``read`` or ``decide``."""
         self._store = store
         self._reads: Batcher[str, Session | None] = Batcher(
-            self._read, max_batch, linger_s, _tagged(on_batch, "read")
+            self._read, max_batch, on_done=_tagged(on_batch, "read")
         )
         self._decisions: Batcher[Decision, Decided] = Batcher(
             self._decide, max_batch, linger_s, _tagged(on_batch, "decide")

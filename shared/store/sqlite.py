@@ -1,17 +1,23 @@
 """The embedded store: one SQLite file in WAL mode, shared safely by several processes.
 
-Each store owns two connections, each with its own thread: one for writes, one for reads.
-Every operation is a plain function that runs whole on its thread (a write is
-``BEGIN IMMEDIATE`` … ``COMMIT`` in one hop), so coroutines of one process never interleave
-inside a transaction, and processes queue on SQLite's write lock for up to the busy timeout.
-A writer that finds the lock taken retries after :data:`LOCK_POLL_S`, then a quarter longer
-each time up to :data:`LOCK_POLL_MAX_S`, rather than through SQLite's busy handler, whose
-sleeps grow 1, 2, 5, 10 … ms: another worker's commit holds the lock for about a millisecond,
-and that backoff made waiting for it most of a decision's latency whenever two workers shared
-the file. The cap keeps a writer from spinning while a long transaction holds the lock.
-In WAL mode a reader never waits for a writer, so a read does not queue behind a commit, or
-behind another process's write lock: a worker's session reads keep their latency while its
-decisions are being written. ``synchronous=FULL``: a committed decision survives power loss.
+Each store owns two connections. Writes go to the writer's, on its own thread: every write is
+a plain function that runs whole there (``BEGIN IMMEDIATE`` … ``COMMIT`` in one hop), so
+coroutines of one process never interleave inside a transaction, a commit's ``fdatasync``
+never holds up the event loop, and processes queue on SQLite's write lock for up to the busy
+timeout. A writer that finds the lock taken retries after :data:`LOCK_POLL_S`, then a quarter
+longer each time up to :data:`LOCK_POLL_MAX_S`, rather than through SQLite's busy handler,
+whose sleeps grow 1, 2, 5, 10 … ms: another worker's commit holds the lock for about a
+millisecond, and that backoff made waiting for it most of a decision's latency whenever two
+workers shared the file. The cap keeps a writer from spinning while a long transaction holds
+the lock. ``synchronous=FULL``: a committed decision survives power loss.
+
+Reads run on the event loop's own thread. In WAL mode a reader never waits for a writer, so a
+read does not queue behind a commit or another process's write lock, and the store's reads
+are a few rows by key: tens of microseconds, less than handing them to a thread and waking
+the loop with the answer (the worker benchmark measured it: BENCHMARKS.md, session 11). In
+the rare moments SQLite does refuse a reader (another connection recovering the WAL after a
+crash, or holding the file in exclusive mode), the read is retried on the same schedule as a
+writer's, with the event loop free in between.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
@@ -177,7 +183,11 @@ def _mark_published(conn: sqlite3.Connection, message_ids: tuple[str, ...]) -> N
 
 
 def _connect(path: str, busy_timeout_ms: int, *, writer: bool = True) -> sqlite3.Connection:
-    """A connection to the WAL file; the writer's sets it up and migrates the schema first."""
+    """A connection to the WAL file; the writer's sets it up and migrates the schema first.
+
+    Neither keeps a busy handler once open: the writer polls for the lock on its thread
+    (:func:`execute_when_free`), the reader on the event loop (:meth:`SqliteStore._read`).
+    """
     conn = sqlite3.connect(
         path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
     )
@@ -190,7 +200,7 @@ def _connect(path: str, busy_timeout_ms: int, *, writer: bool = True) -> sqlite3
             execute_when_free(conn, "PRAGMA journal_mode = WAL", busy_timeout_ms / 1000)
             conn.execute("PRAGMA synchronous = FULL")
             migrate_sqlite(conn)
-            conn.execute("PRAGMA busy_timeout = 0")  # execute_when_free polls for the lock
+        conn.execute("PRAGMA busy_timeout = 0")
     except BaseException:
         conn.close()
         raise
@@ -203,7 +213,7 @@ class SqliteStore:
     def __init__(
         self,
         writer: _Line,
-        reader: _Line,
+        reader: sqlite3.Connection,
         protector: Protector,
         clock: Clock,
         lock_wait_s: float,
@@ -233,9 +243,7 @@ class SqliteStore:
             raise ConfigError("the SQLite store needs a file path (sqlite:///path/to/file.db)")
         writer = await _Line.open(partial(_connect, path, busy_timeout_ms), "wxface-sqlite")
         try:
-            reader = await _Line.open(
-                partial(_connect, path, busy_timeout_ms, writer=False), "wxface-sqlite-read"
-            )
+            reader = _on_loop(partial(_connect, path, busy_timeout_ms, writer=False))
         except BaseException:
             await writer.close()
             raise
@@ -247,7 +255,15 @@ class SqliteStore:
         return self._protector
 
     async def _read(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._reader.run(job)
+        """Run ``job`` on the reader's connection, here on the loop's thread (see the module)."""
+        deadline, pauses = time.monotonic() + self._lock_wait_s, _lock_pauses()
+        while True:
+            try:
+                return _on_loop(partial(job, self._reader))
+            except StoreUnavailableError as exc:
+                if not _busy(exc.__cause__) or time.monotonic() >= deadline:
+                    raise
+            await asyncio.sleep(next(pauses))
 
     async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
         return await self._writer.run(partial(_transaction, job=job, lock_wait_s=self._lock_wait_s))
@@ -332,7 +348,7 @@ class SqliteStore:
         if self._closed:
             return
         self._closed = True
-        await self._reader.close()
+        self._reader.close()
         await self._writer.close()
 
 
@@ -389,22 +405,44 @@ def execute_when_free(
     The writer's connection has no busy handler (``busy_timeout = 0``), so a taken lock is
     SQLITE_BUSY at once; after ``within_s`` it is raised ("database is locked").
     """
-    deadline, pause = clock() + within_s, LOCK_POLL_S
+    deadline, pauses = clock() + within_s, _lock_pauses()
     while True:
         try:
             conn.execute(sql)
             return
         except sqlite3.OperationalError as exc:
-            busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # and its extended codes
-            if not busy or clock() >= deadline:
+            if not _busy(exc) or clock() >= deadline:
                 raise
-        sleep(pause)  # on the store's writer thread, never the event loop
+        sleep(next(pauses))  # on the store's writer thread, never the event loop
+
+
+def _lock_pauses() -> Iterator[float]:
+    """The waits between tries for a taken lock: LOCK_POLL_S, a quarter longer each time, capped."""
+    pause = LOCK_POLL_S
+    while True:
+        yield pause
         pause = min(pause * 1.25, LOCK_POLL_MAX_S)
 
 
+def _busy(exc: BaseException | None) -> bool:
+    """SQLITE_BUSY or one of its extended codes: another connection holds a lock we need."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code: int | None = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
+
+
 async def _on(thread: ThreadPoolExecutor, job: Callable[[], T]) -> T:
-    """Run ``job`` on one of the store's threads; a locked or broken database is 'unavailable'."""
+    """Run ``job`` on the writer's thread; a locked or broken database is 'unavailable'."""
     try:
         return await asyncio.get_running_loop().run_in_executor(thread, job)
+    except sqlite3.OperationalError as exc:
+        raise StoreUnavailableError(f"SQLite: {exc}") from exc
+
+
+def _on_loop(job: Callable[[], T]) -> T:
+    """Run ``job`` here and now; a locked or broken database is 'unavailable'."""
+    try:
+        return job()
     except sqlite3.OperationalError as exc:
         raise StoreUnavailableError(f"SQLite: {exc}") from exc

@@ -29,7 +29,7 @@ class CountingStore:
         self.writes: list[int] = []
         self.credentials: list[list[str | None]] = []
         self.failures = 0
-        self.gate: asyncio.Event | None = None  # when set up, reads wait for it
+        self.gate: asyncio.Event | None = None  # when set up, decisions wait for it
 
     @property
     def protector(self) -> Protector:
@@ -37,16 +37,16 @@ class CountingStore:
         return self.store.protector
 
     async def get_sessions(self, out_seq_nos: Sequence[str]) -> dict[str, Session]:
-        """Count, then (once the gate, if any, is open) read."""
+        """Count, then read."""
         self.reads.append(len(out_seq_nos))
-        if self.gate is not None:
-            await self.gate.wait()
         return await self.store.get_sessions(out_seq_nos)
 
     async def decide_many(self, decisions: Sequence[Decision]) -> list[Decided]:
-        """Count, then fail or decide."""
+        """Count, then (once the gate, if any, is open) fail or decide."""
         self.writes.append(len(decisions))
         self.credentials.append([d.credential for d in decisions])
+        if self.gate is not None:
+            await self.gate.wait()
         if self.failures:
             self.failures -= 1
             raise StoreUnavailableError("scripted outage")
@@ -127,41 +127,56 @@ async def test_a_cancelled_caller_leaves_the_others_answered(counting: CountingS
     assert await batching.get_session(created.out_seq_no) == created
 
 
-async def _store_round_trip(counting: CountingStore) -> None:
-    """Wait for one answer from the store's thread (not batched): the loop turns meanwhile."""
-    await counting.store.ping()
+async def _thread_round_trip() -> None:
+    """Wait for an answer from another thread: the loop turns meanwhile."""
+    await asyncio.to_thread(lambda: None)
 
 
-async def test_linger_gathers_calls_made_across_loop_turns(counting: CountingStore) -> None:
-    """With a linger, reads requested a little apart still go out as one store read."""
+async def _decisions(counting: CountingStore, n: int) -> list[Decision]:
+    sessions = [await counting.store.create_session(legacy()) for _ in range(n)]
+    return [decision(s.out_seq_no, f"cred-{i}") for i, s in enumerate(sessions)]
+
+
+async def test_linger_gathers_decisions_made_across_loop_turns(counting: CountingStore) -> None:
+    """With a linger, decisions made a little apart still go out as one transaction."""
+    decisions = await _decisions(counting, 3)
     batching = BatchingStore(counting, linger_s=2.0)
     calls = []
-    for i in range(3):
-        calls.append(asyncio.ensure_future(batching.get_session(f"absent-{i}")))
-        await _store_round_trip(counting)
-    assert counting.reads == []  # still lingering: nothing was read yet
-    assert await asyncio.gather(*calls) == [None] * 3
-    assert counting.reads == [3]
+    for d in decisions:
+        calls.append(asyncio.ensure_future(batching.decide(d)))
+        await _thread_round_trip()
+    assert counting.writes == []  # still lingering: nothing was written yet
+    assert [d.new for d in await asyncio.gather(*calls)] == [True] * 3
+    assert counting.writes == [3]
+
+
+async def test_reads_do_not_linger(counting: CountingStore) -> None:
+    """A read goes out on the next loop turn whatever the decisions' linger: it holds up
+    the message's WeChat call."""
+    created = await counting.store.create_session(legacy())
+    batching = BatchingStore(counting, linger_s=3600.0)
+    assert await asyncio.wait_for(batching.get_session(created.out_seq_no), 30) == created
+    assert counting.reads == [1]
 
 
 async def test_a_full_batch_ends_the_linger(counting: CountingStore) -> None:
     """max_batch callers need not wait out the linger: their batch goes at once."""
+    decisions = await _decisions(counting, 3)
     batching = BatchingStore(counting, max_batch=3, linger_s=3600.0)
-    first = [asyncio.ensure_future(batching.get_session(f"absent-{i}")) for i in range(2)]
-    await _store_round_trip(counting)  # the first two are lingering
-    third = asyncio.ensure_future(batching.get_session("absent-2"))
-    found = await asyncio.wait_for(asyncio.gather(*first, third), timeout=30)
-    assert found == [None] * 3
-    assert counting.reads == [3]
+    first = [asyncio.ensure_future(batching.decide(d)) for d in decisions[:2]]
+    await _thread_round_trip()  # the first two are lingering
+    third = asyncio.ensure_future(batching.decide(decisions[2]))
+    decided = await asyncio.wait_for(asyncio.gather(*first, third), timeout=30)
+    assert [d.new for d in decided] == [True] * 3
+    assert counting.writes == [3]
 
 
 async def test_linger_ends_with_the_keys_gathered(counting: CountingStore) -> None:
     """After the linger the batch goes with what it has, and decisions stay committed per batch."""
-    sessions = [await counting.store.create_session(legacy()) for _ in range(2)]
+    decisions = await _decisions(counting, 2)
     batching = BatchingStore(counting, linger_s=1.0)
-    decisions = [decision(s.out_seq_no, f"cred-{i}") for i, s in enumerate(sessions)]
     first = asyncio.ensure_future(batching.decide(decisions[0]))
-    await _store_round_trip(counting)
+    await _thread_round_trip()
     decided = await asyncio.gather(first, batching.decide(decisions[1]))
     assert [d.new for d in decided] == [True, True]
     assert counting.writes == [2]
@@ -170,20 +185,23 @@ async def test_linger_ends_with_the_keys_gathered(counting: CountingStore) -> No
 async def test_calls_made_during_a_batch_count_their_linger_from_their_own_arrival(
     counting: CountingStore,
 ) -> None:
-    """A read that came while the batch ahead was held, and has lingered since, goes right after."""
+    """A decision that came while the batch ahead was held, and has lingered since, goes right
+    after it."""
     loop = asyncio.get_running_loop()
+    decisions = await _decisions(counting, 2)
     counting.gate = asyncio.Event()
     batching = BatchingStore(counting, linger_s=1.0)
-    first = asyncio.ensure_future(batching.get_session("absent-0"))
-    await eventually(_answer(lambda: counting.reads == [1]), 30, "the first batch at the store")
+    first = asyncio.ensure_future(batching.decide(decisions[0]))
+    await eventually(_answer(lambda: counting.writes == [1]), 30, "the first batch at the store")
     arrived = loop.time()
-    second = asyncio.ensure_future(batching.get_session("absent-1"))
+    second = asyncio.ensure_future(batching.decide(decisions[1]))
     await eventually(_answer(lambda: loop.time() - arrived > 1.0), 30, "a linger gone by")
     counting.gate.set()
     released = loop.time()
-    assert list(await asyncio.wait_for(asyncio.gather(first, second), 30)) == [None, None]
+    decided = await asyncio.wait_for(asyncio.gather(first, second), 30)
+    assert [d.new for d in decided] == [True, True]
     assert loop.time() - released < 0.5  # not another full linger after the batch ahead
-    assert counting.reads == [1, 1]
+    assert counting.writes == [1, 1]
 
 
 def _answer(condition: Callable[[], bool]) -> Callable[[], Awaitable[bool | None]]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,7 @@ from shared.store.model import utc_now
 from shared.store.protect import Protector
 from shared.store.sqlite import LOCK_POLL_MAX_S, LOCK_POLL_S, SqliteStore, execute_when_free
 from shared.vocabulary import Status
+from tests.polling import eventually
 from tests.shared.store.support import DATA_KEY, Database, legacy
 
 
@@ -71,6 +74,92 @@ async def test_sqlite_reads_do_not_wait_behind_a_blocked_write(tmp_path: Path) -
         assert (await writing).status is Status.PENDING
     finally:
         await store.close()
+
+
+class _RefusingReader:
+    """The store's reader connection, but SQLite turns it away (SQLITE_BUSY) while ``refusing``.
+
+    WAL readers hear SQLITE_BUSY only in rare moments (another connection recovering the WAL
+    after a crash, or holding the file in exclusive mode); this plays such a moment.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, error: str = "database is locked") -> None:
+        self.conn = conn
+        self.error = error
+        self.refusing = True
+        self.refusals = 0
+
+    def execute(self, *args: Any) -> sqlite3.Cursor:
+        if self.refusing:
+            self.refusals += 1
+            exc = sqlite3.OperationalError(self.error)
+            busy = self.error == "database is locked"
+            exc.sqlite_errorcode = sqlite3.SQLITE_BUSY_RECOVERY if busy else sqlite3.SQLITE_IOERR
+            raise exc
+        return self.conn.execute(*args)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+async def _refusing_store(
+    path: Path, busy_timeout_ms: int, error: str = "database is locked"
+) -> tuple[SqliteStore, _RefusingReader]:
+    store = await SqliteStore.open(
+        str(path), Protector(DATA_KEY), utc_now, busy_timeout_ms=busy_timeout_ms
+    )
+    reader = _RefusingReader(store._reader, error)  # the seam this test plays on
+    store._reader = reader  # type: ignore[assignment]
+    return store, reader
+
+
+async def test_sqlite_read_turned_away_retries_with_the_loop_free(tmp_path: Path) -> None:
+    """Reads run on the loop's thread; one SQLite turns away is tried again later, and the
+    loop goes on meanwhile (here: the test's own polling runs while the read waits)."""
+    store, reader = await _refusing_store(tmp_path / "busy.db", 10_000)
+    try:
+        created = await store.create_session(legacy())
+        reading = asyncio.ensure_future(store.get_session(created.out_seq_no))
+        await eventually(_at_least(lambda: reader.refusals, 3), 30, "three refused tries")
+        assert not reading.done()
+        reader.refusing = False
+        assert await asyncio.wait_for(reading, 30) == created
+    finally:
+        reader.refusing = False
+        await store.close()
+
+
+async def test_sqlite_read_turned_away_past_the_busy_timeout_is_unavailable(
+    tmp_path: Path,
+) -> None:
+    """A reader still turned away after the busy timeout: unavailable, as a writer would be."""
+    store, reader = await _refusing_store(tmp_path / "busy.db", 50)
+    try:
+        with pytest.raises(StoreUnavailableError, match="locked"):
+            await store.get_session("any")
+        assert reader.refusals > 1
+    finally:
+        reader.refusing = False
+        await store.close()
+
+
+async def test_sqlite_read_failing_otherwise_is_unavailable_at_once(tmp_path: Path) -> None:
+    """Any other error of SQLite's is no lock to wait for: unavailable on the first try."""
+    store, reader = await _refusing_store(tmp_path / "broken.db", 10_000, "disk I/O error")
+    try:
+        with pytest.raises(StoreUnavailableError, match="disk I/O error"):
+            await store.get_session("any")
+        assert reader.refusals == 1
+    finally:
+        reader.refusing = False
+        await store.close()
+
+
+def _at_least(count: Callable[[], int], n: int) -> Callable[[], Awaitable[bool | None]]:
+    async def check() -> bool | None:
+        return True if count() >= n else None
+
+    return check
 
 
 def test_sqlite_writer_polls_for_a_taken_write_lock(tmp_path: Path) -> None:
