@@ -160,6 +160,8 @@ class WorkerSettings(AppSettings, AmqpSettings, StoreSettings, LogSettings):
     # how long a batch of decisions waits for more (0 = only what arrived meanwhile);
     # session reads never wait
     worker_batch_linger_ms: float = Field(default=5.0, ge=0, le=1000)
+    # the same while the prefetch window is full (a backlog), where it costs throughput
+    worker_backlog_linger_ms: float = Field(default=1.0, ge=0, le=1000)
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -11,9 +11,15 @@ Decisions also linger: a decision batch goes when the oldest call in it has wait
 count their wait from their own arrival, so none waits more than the linger plus the batch
 ahead of it. WeChat's replies come back one by one, so without it each message would travel
 on through the worker, the broker and the stand-in alone: a commit, a publish, a confirm and
-an ack each. Held for a millisecond or so, the messages of a wave move on together — one
-commit, one coalesced publish, one batch of confirms and acks, one batch of new deliveries —
-and every process on the path does less per message.
+an ack each. Held for a few milliseconds, the messages move on together — one commit, one
+coalesced publish, one batch of confirms and acks, one batch of new deliveries — and every
+process on the path does less per message.
+
+While the consumer's prefetch window is full (a backlog: the broker has more messages waiting
+for this worker's slots), a decision batch lingers only ``backlog_linger_s``. Every message
+then holds a slot for its whole linger, so the linger costs throughput one for one; and in a
+backlog the messages already move in waves, which a millisecond gathers. At a rate the window
+carries with room to spare, the linger costs latency only, and the longer one saves the CPU.
 
 Reads do not linger. A read stands between a delivery and its WeChat call, so a linger there
 holds every message's call back by as much, and the share of the prefetch bound a worker turns
@@ -71,14 +77,16 @@ class Batcher(Generic[K, R]):
         self,
         run: Callable[[list[K]], Awaitable[list[R]]],
         max_size: int,
-        linger_s: float = 0.0,
+        linger: Callable[[], float] | None = None,
         on_done: Callable[[int, float], None] | None = None,
     ) -> None:
-        """``on_done(size, seconds)`` sees each batch once the store answered (or failed)."""
+        """``linger()`` gives each batch its linger in seconds as it starts to wait (none: no
+        linger); ``on_done(size, seconds)`` sees each batch once the store answered (or failed).
+        """
         self._run = run
         self._on_done = on_done
         self._max_size = max(1, max_size)
-        self._linger_s = max(0.0, linger_s)
+        self._linger = linger
         # each call waiting for a batch: its key, its caller's future, its loop time of arrival
         self._pending: list[tuple[K, asyncio.Future[R], float]] = []
         self._sending: asyncio.Task[None] | None = None
@@ -99,18 +107,19 @@ class Batcher(Generic[K, R]):
     async def _send_all(self) -> None:
         try:
             while self._pending:
-                if self._linger_s and len(self._pending) < self._max_size:
-                    await self._linger()
+                linger_s = 0.0 if self._linger is None else self._linger()
+                if linger_s > 0 and len(self._pending) < self._max_size:
+                    await self._wait(linger_s)
                 batch = self._pending[: self._max_size]
                 del self._pending[: self._max_size]
                 await self._send(batch)
         finally:
             self._sending = None
 
-    async def _linger(self) -> None:
+    async def _wait(self, linger_s: float) -> None:
         """Wait for more keys until the oldest has waited ``linger_s``; a full batch ends it."""
         loop = asyncio.get_running_loop()
-        left = self._pending[0][2] + self._linger_s - loop.time()
+        left = self._pending[0][2] + linger_s - loop.time()
         if left <= 0:
             return
         self._filled = filled = loop.create_future()
@@ -159,16 +168,22 @@ class BatchingStore:
         *,
         max_batch: int = MAX_BATCH,
         linger_s: float = 0.0,
+        backlog_linger_s: float = 0.0,
+        backlogged: Callable[[], bool] | None = None,
         on_batch: Callable[[str, int, float], None] | None = None,
     ) -> None:
-        """``on_batch(kind, size, seconds)`` sees each batch and its time at the store once
-        the store answered: kind ``read`` or ``decide``."""
+        """A decision batch lingers ``linger_s``, or ``backlog_linger_s`` while ``backlogged()``
+        (the consumer's window is full); ``on_batch(kind, size, seconds)`` sees each batch and
+        its time at the store once the store answered: kind ``read`` or ``decide``."""
         self._store = store
+        self._linger_s = max(0.0, linger_s)
+        self._backlog_linger_s = max(0.0, backlog_linger_s)
+        self._backlogged = backlogged
         self._reads: Batcher[str, Session | None] = Batcher(
             self._read, max_batch, on_done=_tagged(on_batch, "read")
         )
         self._decisions: Batcher[Decision, Decided] = Batcher(
-            self._decide, max_batch, linger_s, _tagged(on_batch, "decide")
+            self._decide, max_batch, self._decision_linger, _tagged(on_batch, "decide")
         )
 
     @property
@@ -187,6 +202,11 @@ class BatchingStore:
     async def ping(self) -> None:
         """Raise when the store is unreachable."""
         await self._store.ping()
+
+    def _decision_linger(self) -> float:
+        if self._backlogged is not None and self._backlogged():
+            return self._backlog_linger_s
+        return self._linger_s
 
     async def _decide(self, decisions: list[Decision]) -> list[Decided]:
         # every process writes the ledger in credential order, so two concurrent batches

@@ -88,6 +88,15 @@ class Consumer:
         """True while consuming."""
         return self._ready.is_set()
 
+    @property
+    def backlogged(self) -> bool:
+        """True while every slot of the prefetch window holds a message not yet handled.
+
+        The broker refills a freed slot at once while the queue has messages, so a full window
+        means they are waiting for this worker; at a rate it carries, slots stay free.
+        """
+        return len(self._tasks) >= self._prefetch
+
     async def wait_ready(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109
         """Wait until consuming; False when ``timeout`` passed first."""
         try:

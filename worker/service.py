@@ -118,6 +118,8 @@ class WorkerService:
         # a batch of every message in flight cannot grow: it need not wait out the linger
         return BatchingStore(self.store, max_batch=min(MAX_BATCH, s.worker_concurrency),
                              linger_s=s.worker_batch_linger_ms / 1000,
+                             backlog_linger_s=s.worker_backlog_linger_ms / 1000,
+                             backlogged=self._backlogged,
                              on_batch=self.metrics.observe_store_batch)  # fmt: skip
 
     def _sweeper(self) -> Sweeper:
@@ -145,6 +147,9 @@ class WorkerService:
         assert self._publisher is not None
         consuming = await self._consumer.wait_ready(timeout)
         return consuming and await self._publisher.wait_ready(timeout)
+
+    def _backlogged(self) -> bool:
+        return self._consumer is not None and self._consumer.backlogged
 
     async def _consumer_ready(self) -> bool:
         return self._consumer is not None and self._consumer.ready

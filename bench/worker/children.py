@@ -39,13 +39,17 @@ class WorkerLaunch:
     data_key: str
     prefetch: int
     batch_linger_ms: float | None = None  # None: the worker's default
+    backlog_linger_ms: float | None = None  # None: the worker's default
 
     def env(self, health_port: int) -> dict[str, str]:
         """The worker's WXFACE_ environment (concurrency = prefetch, as by default)."""
-        linger = {} if self.batch_linger_ms is None else {
-            "WXFACE_WORKER_BATCH_LINGER_MS": str(self.batch_linger_ms)}  # fmt: skip
+        lingers = {
+            f"WXFACE_WORKER_{name}_LINGER_MS": str(ms)
+            for name, ms in (("BATCH", self.batch_linger_ms), ("BACKLOG", self.backlog_linger_ms))
+            if ms is not None
+        }
         return {
-            **child_env(), **linger,
+            **child_env(), **lingers,
             "WXFACE_APPID": self.appid, "WXFACE_APPSECRET": self.secret,
             "WXFACE_DATA_KEY": self.data_key, "WXFACE_AMQP_URL": self.amqp_url,
             "WXFACE_AMQP_PREFIX": self.prefix, "WXFACE_DATABASE_URL": self.database_url,

@@ -48,11 +48,16 @@ class Rig:
     subject: list[int] = field(default_factory=list)  # pids of the processes under test
     seeded: int = 0
 
-    def launch(self, prefetch: int, batch_linger_ms: float | None = None) -> WorkerLaunch:
-        """How to start a worker against this rig."""
+    def launch(
+        self,
+        prefetch: int,
+        batch_linger_ms: float | None = None,
+        backlog_linger_ms: float | None = None,
+    ) -> WorkerLaunch:
+        """How to start a worker against this rig (None: the worker's default linger)."""
         return WorkerLaunch(
             self.amqp_url, self.topology.prefix, self.database_url, self.api_base,
-            APPID, SECRET, DATA_KEY, prefetch, batch_linger_ms,
+            APPID, SECRET, DATA_KEY, prefetch, batch_linger_ms, backlog_linger_ms,
         )  # fmt: skip
 
     def groups(self) -> Mapping[str, list[int]]:

@@ -79,6 +79,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--batch-linger-ms", type=float, default=None,
                    help="WXFACE_WORKER_BATCH_LINGER_MS (default: the worker's)")  # fmt: skip
+    p.add_argument("--backlog-linger-ms", type=float, default=None,
+                   help="WXFACE_WORKER_BACKLOG_LINGER_MS (default: the worker's)")  # fmt: skip
     p.add_argument("--warmup", type=int, default=200, help="unreported items per configuration")
     p.add_argument("--no-profile", action="store_true", help="skip the py-spy run")
     p.add_argument("--full", action="store_true", help="the issue's sizes: " + str(FULL))
@@ -179,7 +181,8 @@ async def _workers(
     rig: Rig, args: argparse.Namespace, n: int, prefetch: int
 ) -> AsyncIterator[None]:
     """``n`` warmed-up workers at ``prefetch`` under measurement, stopped afterwards."""
-    workers = await start_workers(rig.launch(prefetch, args.batch_linger_ms), n, rig.workdir)
+    launch = rig.launch(prefetch, args.batch_linger_ms, args.backlog_linger_ms)
+    workers = await start_workers(launch, n, rig.workdir)
     rig.subject = [w.pid for w in workers]
     try:
         await _warm_up(rig, args, args.flow)
@@ -252,14 +255,17 @@ def _line(r: PhaseResult) -> str:
 
 def _context(args: argparse.Namespace) -> str:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    linger = "default" if args.batch_linger_ms is None else f"{args.batch_linger_ms:g} ms"
+    linger, backlog = (
+        "default" if ms is None else f"{ms:g} ms"
+        for ms in (args.batch_linger_ms, args.backlog_linger_ms)
+    )
     return (
         f"worker benchmark, {time.strftime('%Y-%m-%d %H:%M:%S')}: {os.cpu_count()} cores "
         f"({platform.processor() or platform.machine()}), load average {load}; Python "
         f"{platform.python_version()}; stand-in latency {args.latency_ms:g} ms, prefetch "
         f"{args.prefetch} per worker (steady phase: {args.steady_prefetch * 2} for one worker, "
-        f"{args.steady_prefetch} each for two); batch "
-        f"linger {linger}; {args.messages:,} items per throughput phase, burst "
+        f"{args.steady_prefetch} each for two); decision linger {linger}, in a backlog "
+        f"{backlog}; {args.messages:,} items per throughput phase, burst "
         f"{args.burst:,}, steady {args.steady_rate:,.0f}/s for {args.steady_seconds:g} s; "
         f"store {args.store}; flow {args.flow}. "
         "Workers, stand-in, RabbitMQ (shared with other jobs) and the benchmark share the cores."

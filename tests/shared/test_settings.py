@@ -102,10 +102,12 @@ def test_wechat_api_base_needs_scheme_and_host(monkeypatch: pytest.MonkeyPatch, 
 def test_worker_batch_linger_defaults_and_refuses_negatives(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The decision batches' linger is 5 ms unless set; a negative one is refused."""
+    """The decision batches' linger is 5 ms unless set, 1 ms in a backlog; a negative one is
+    refused."""
     for name, value in {"APPID": APPID, "APPSECRET": "s", "DATA_KEY": "d" * 16}.items():
         monkeypatch.setenv(f"WXFACE_{name}", value)
     assert load_settings(WorkerSettings).worker_batch_linger_ms == 5.0
+    assert load_settings(WorkerSettings).worker_backlog_linger_ms == 1.0
     monkeypatch.setenv("WXFACE_WORKER_BATCH_LINGER_MS", "-1")
     with pytest.raises(ConfigError, match="WXFACE_WORKER_BATCH_LINGER_MS"):
         load_settings(WorkerSettings)

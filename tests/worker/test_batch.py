@@ -159,6 +159,19 @@ async def test_reads_do_not_linger(counting: CountingStore) -> None:
     assert counting.reads == [1]
 
 
+async def test_a_backlog_shortens_the_decisions_linger(counting: CountingStore) -> None:
+    """While the consumer's window is full, a decision batch lingers the backlog's linger."""
+    decisions = await _decisions(counting, 2)
+    calm = BatchingStore(counting, linger_s=1.0, backlog_linger_s=0.0, backlogged=lambda: False)
+    lingering = asyncio.ensure_future(calm.decide(decisions[0]))
+    await _thread_round_trip()
+    assert counting.writes == []  # no backlog: the full linger
+    assert (await lingering).new
+    busy = BatchingStore(counting, linger_s=3600.0, backlog_linger_s=0.0, backlogged=lambda: True)
+    assert (await asyncio.wait_for(busy.decide(decisions[1]), 30)).new
+    assert counting.writes == [1, 1]
+
+
 async def test_a_full_batch_ends_the_linger(counting: CountingStore) -> None:
     """max_batch callers need not wait out the linger: their batch goes at once."""
     decisions = await _decisions(counting, 3)
