@@ -157,8 +157,8 @@ class WorkerSettings(AppSettings, AmqpSettings, StoreSettings, LogSettings):
     worker_sweep_interval_s: float = Field(default=5.0, gt=0)
     worker_sweep_batch: int = Field(default=100, ge=1, le=10_000)
     worker_infra_patience_s: float = Field(default=30.0, gt=0)
-    # how long a batch of decisions waits for more (0 = only what arrived meanwhile);
-    # session reads never wait
+    # how long a batch of decisions (and, with PostgreSQL, of session reads) waits for more
+    # (0 = only what arrived meanwhile); SQLite's session reads never wait
     worker_batch_linger_ms: float = Field(default=5.0, ge=0, le=1000)
     # the same while the prefetch window is full (a backlog), where it costs throughput
     worker_backlog_linger_ms: float = Field(default=1.0, ge=0, le=1000)

@@ -6,7 +6,7 @@ read or one ``decide_many`` transaction: one store call and one COMMIT (one fsyn
 messages. A batch goes on the next loop turn, so every call made in this one joins it; while
 it is at the store, the next calls gather for the batch after it.
 
-Decisions also linger: a decision batch goes when the oldest call in it has waited
+Decisions linger: a decision batch goes when the oldest call in it has waited
 ``linger_s``, or at once when it is full; calls made while the previous batch was on its way
 count their wait from their own arrival, so none waits more than the linger plus the batch
 ahead of it. WeChat's replies come back one by one, so without it each message would travel
@@ -16,15 +16,17 @@ coalesced publish, one batch of confirms and acks, one batch of new deliveries â
 process on the path does less per message.
 
 While the consumer's prefetch window is full (a backlog: the broker has more messages waiting
-for this worker's slots), a decision batch lingers only ``backlog_linger_s``. Every message
+for this worker's slots), a batch lingers only ``backlog_linger_s``. Every message
 then holds a slot for its whole linger, so the linger costs throughput one for one; and in a
 backlog the messages already move in waves, which a millisecond gathers. At a rate the window
 carries with room to spare, the linger costs latency only, and the longer one saves the CPU.
 
-Reads do not linger. A read stands between a delivery and its WeChat call, so a linger there
-holds every message's call back by as much, and the share of the prefetch bound a worker turns
-over falls with it; the deliveries of a wave reach the worker together anyway, and a store
-read is cheap (SQLite reads on the event loop's thread). The worker benchmark measured both
+Reads linger only where each one is a round trip (PostgreSQL). A read stands between a
+delivery and its WeChat call, so a linger there holds every message's call back by as much.
+SQLite answers a read on the event loop's own thread for less than a batch's bookkeeping, so
+there a read batch goes on the next loop turn: the deliveries of a wave reach the worker
+together anyway. A PostgreSQL read costs a query's round trip in the worker and the server,
+and there the linger saves more than it costs. The worker benchmark measured both
 (BENCHMARKS.md, session 11).
 
 Each caller is answered only once its batch's transaction is committed, so a decision is still
@@ -55,6 +57,11 @@ class BatchableStore(Protocol):
     @property
     def protector(self) -> Protection:
         """Keyed hashing and sealing under the data key."""
+        ...
+
+    @property
+    def local_reads(self) -> bool:
+        """True when a read is answered in this process, with no round trip (SQLite)."""
         ...
 
     async def get_sessions(self, out_seq_nos: Sequence[str]) -> dict[str, Session]:
@@ -173,17 +180,19 @@ class BatchingStore:
         on_batch: Callable[[str, int, float], None] | None = None,
     ) -> None:
         """A decision batch lingers ``linger_s``, or ``backlog_linger_s`` while ``backlogged()``
-        (the consumer's window is full); ``on_batch(kind, size, seconds)`` sees each batch and
-        its time at the store once the store answered: kind ``read`` or ``decide``."""
+        (the consumer's window is full), and so does a read batch unless the store's reads are
+        local; ``on_batch(kind, size, seconds)`` sees each batch and its time at the store once
+        the store answered: kind ``read`` or ``decide``."""
         self._store = store
         self._linger_s = max(0.0, linger_s)
         self._backlog_linger_s = max(0.0, backlog_linger_s)
         self._backlogged = backlogged
+        read_linger = None if store.local_reads else self._linger
         self._reads: Batcher[str, Session | None] = Batcher(
-            self._read, max_batch, on_done=_tagged(on_batch, "read")
+            self._read, max_batch, read_linger, _tagged(on_batch, "read")
         )
         self._decisions: Batcher[Decision, Decided] = Batcher(
-            self._decide, max_batch, self._decision_linger, _tagged(on_batch, "decide")
+            self._decide, max_batch, self._linger, _tagged(on_batch, "decide")
         )
 
     @property
@@ -203,7 +212,7 @@ class BatchingStore:
         """Raise when the store is unreachable."""
         await self._store.ping()
 
-    def _decision_linger(self) -> float:
+    def _linger(self) -> float:
         if self._backlogged is not None and self._backlogged():
             return self._backlog_linger_s
         return self._linger_s

@@ -34,6 +34,11 @@ class Store(Protocol):
         """MACs md5s/credentials and seals/unseals the cert_hash under the data key."""
         ...
 
+    @property
+    def local_reads(self) -> bool:
+        """True when a read is answered in this process, with no round trip (SQLite)."""
+        ...
+
     async def create_session(self, new: NewSession) -> Session:
         """Store a pending session; raise SessionExistsError if the out_seq_no is taken."""
         ...

@@ -183,6 +183,11 @@ class PostgresStore:
         """MACs md5s/credentials and seals/unseals the cert_hash under the data key."""
         return self._protector
 
+    @property
+    def local_reads(self) -> bool:
+        """False: every read is a round trip to the server."""
+        return False
+
     @asynccontextmanager
     async def _conn(self) -> AsyncIterator[Connection]:
         """A pooled connection; connection failures become StoreUnavailableError."""

@@ -254,6 +254,11 @@ class SqliteStore:
         """MACs md5s/credentials and seals/unseals the cert_hash under the data key."""
         return self._protector
 
+    @property
+    def local_reads(self) -> bool:
+        """True: reads run on the event loop's thread (see the module)."""
+        return True
+
     async def _read(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``job`` on the reader's connection, here on the loop's thread (see the module)."""
         deadline, pauses = time.monotonic() + self._lock_wait_s, _lock_pauses()

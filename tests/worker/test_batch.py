@@ -23,8 +23,9 @@ DATA_KEY = "unit-test-data-key-0123"
 class CountingStore:
     """The real store, counting batched calls; fails the next ``failures`` decide_many calls."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, local_reads: bool | None = None) -> None:
         self.store = store
+        self._local_reads = store.local_reads if local_reads is None else local_reads
         self.reads: list[int] = []
         self.writes: list[int] = []
         self.credentials: list[list[str | None]] = []
@@ -35,6 +36,11 @@ class CountingStore:
     def protector(self) -> Protector:
         """The real store's protector."""
         return self.store.protector
+
+    @property
+    def local_reads(self) -> bool:
+        """The real store's, unless told otherwise."""
+        return self._local_reads
 
     async def get_sessions(self, out_seq_nos: Sequence[str]) -> dict[str, Session]:
         """Count, then read."""
@@ -150,13 +156,24 @@ async def test_linger_gathers_decisions_made_across_loop_turns(counting: Countin
     assert counting.writes == [3]
 
 
-async def test_reads_do_not_linger(counting: CountingStore) -> None:
-    """A read goes out on the next loop turn whatever the decisions' linger: it holds up
-    the message's WeChat call."""
+async def test_local_reads_do_not_linger(counting: CountingStore) -> None:
+    """A read from a store that answers in-process (SQLite) goes out on the next loop turn
+    whatever the linger: it holds up the message's WeChat call."""
     created = await counting.store.create_session(legacy())
     batching = BatchingStore(counting, linger_s=3600.0)
     assert await asyncio.wait_for(batching.get_session(created.out_seq_no), 30) == created
     assert counting.reads == [1]
+
+
+async def test_reads_that_are_round_trips_linger_like_decisions(counting: CountingStore) -> None:
+    """Where every read is a round trip (PostgreSQL), reads made a little apart go together."""
+    remote = CountingStore(counting.store, local_reads=False)
+    batching = BatchingStore(remote, linger_s=1.0)
+    first = asyncio.ensure_future(batching.get_session("absent-0"))
+    await _thread_round_trip()
+    assert remote.reads == []  # still lingering
+    assert list(await asyncio.gather(first, batching.get_session("absent-1"))) == [None, None]
+    assert remote.reads == [2]
 
 
 async def test_a_backlog_shortens_the_decisions_linger(counting: CountingStore) -> None:

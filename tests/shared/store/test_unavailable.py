@@ -57,6 +57,15 @@ async def test_close_twice_is_harmless(database: Database) -> None:
     await store.close()
 
 
+async def test_only_sqlite_answers_reads_in_process(database: Database) -> None:
+    """The worker lingers for company only where a read is a round trip (PostgreSQL)."""
+    store = await database.open()
+    try:
+        assert store.local_reads is (database.path is not None)
+    finally:
+        await store.close()
+
+
 async def test_sqlite_reads_do_not_wait_behind_a_blocked_write(tmp_path: Path) -> None:
     """A write stuck on another process's lock leaves reads alone (WAL: readers never wait)."""
     path = tmp_path / "busy.db"
