@@ -140,8 +140,10 @@ _PANELS: list[tuple[str, str, list[tuple[str, str]], str]] = [
             ("sum by (disposition) (rate(wxface_worker_messages_total[$__rate_interval]))",
              "{{disposition}}"),
             ("sum(wxface_worker_in_flight)", "in flight"),
+            ("sum(wxface_worker_backlogged)", "workers with a full window"),
         ],
-        "What became of each work message, and how many are being handled right now.",
+        "What became of each work message, how many are being handled right now, and how many "
+        "workers have every slot of their window taken (the queue waits for them).",
     ),
     (
         "Store batch size",

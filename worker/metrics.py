@@ -104,6 +104,12 @@ class WorkerMetrics:
         self.in_flight = Gauge(
             "wxface_worker_in_flight", "Messages being handled right now", registry=r
         )
+        self.backlogged = Gauge(
+            "wxface_worker_backlogged",
+            "1 while every slot of the prefetch window holds a message: the queue is waiting "
+            "for this worker, and decisions linger WXFACE_WORKER_BACKLOG_LINGER_MS",
+            registry=r,
+        )
         self._children: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
 
     def child(self, metric: M, *labels: str) -> M:

@@ -92,6 +92,7 @@ class WorkerService:
             url, self.topology, handler, self.metrics,
             prefetch=s.worker_prefetch, concurrency=s.worker_concurrency,
         )  # fmt: skip
+        self.metrics.backlogged.set_function(lambda: float(self._backlogged()))
         sweeper = self._sweeper()
         await sweeper.start()
         self._stack.push_async_callback(sweeper.stop)

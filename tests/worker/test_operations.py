@@ -56,6 +56,7 @@ async def test_health_readiness_and_metrics(e2e: E2E) -> None:
     assert "wxface_worker_publish_confirm_seconds_count 1.0" in text  # the outcome event
     assert 'wxface_worker_store_batch_seconds_count{kind="read"} 1.0' in text
     assert 'wxface_worker_store_batch_seconds_count{kind="decide"} 1.0' in text
+    assert "wxface_worker_backlogged 0.0" in text  # one message, and it is done
     assert "seq-metrics" not in text
 
 
