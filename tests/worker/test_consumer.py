@@ -59,8 +59,8 @@ async def test_a_full_window_is_a_backlog(amqp_url: str, unique_prefix: str) -> 
             return True if len(handler.taken) == 3 and not consumer.backlogged else None
 
         await eventually(drained, 30, "all three handled, the window empty")
-        await topology.delete(channel)
     finally:
         handler.release.set()
         await consumer.stop(5)
+        await topology.delete(await connection.channel())
         await connection.close()
