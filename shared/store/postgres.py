@@ -2,7 +2,9 @@
 
 asyncpg prepares and caches each statement per connection, so the fixed SQL below is parsed
 once per connection. A decision is one statement in the common case (the log insert and the
-session update in one CTE); exactly-once comes from the unique ledger columns
+session update in one CTE), and so is a worker's batch of decisions on distinct sessions
+(the same CTE over arrays: one round trip for the batch); exactly-once comes from the unique
+ledger columns
 (``ON CONFLICT DO NOTHING``) and, for the expiry sweep and its outbox, ``FOR UPDATE SKIP
 LOCKED``.
 The schema is the first of the connection's ``search_path`` (``?search_path=`` in the URL).
@@ -68,6 +70,32 @@ _DECIDE = {
     )
     for outcome in Outcome
 }
+# a batch of decisions on distinct sessions and credentials in one statement: each row logged in
+# the given order and applied as _DECIDE would; "new" and "status" come back in that order
+_BATCH = (
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], "
+    f"$6::text[], $7::timestamptz[], $8::text[]) WITH ORDINALITY AS b({_D}, ord)"
+)
+_REPLACEABLE = (
+    "CASE l.outcome "
+    + " ".join(
+        f"WHEN '{o.value}' THEN s.status IN {sql_list(replaceable(o.status))}" for o in Outcome
+    )
+    + " END"
+)
+_DECIDE_MANY = (
+    f"WITH batch AS ({_BATCH}), "
+    f"logged AS (INSERT INTO decision_log ({_D}) SELECT {_D} FROM batch ORDER BY ord "
+    "ON CONFLICT DO NOTHING RETURNING out_seq_no, outcome, reason, wechat_code, message_id, "
+    "decided_at), "
+    "applied AS (UPDATE sessions s SET status = l.outcome, reason = l.reason, "
+    "wechat_code = l.wechat_code, updated_at = l.decided_at FROM logged l "
+    f"WHERE s.out_seq_no = l.out_seq_no AND {_REPLACEABLE} RETURNING s.out_seq_no, s.status) "
+    "SELECT l.message_id IS NOT NULL AS new, coalesce(a.status, s.status) AS status "
+    "FROM batch b LEFT JOIN logged l ON l.message_id = b.message_id "
+    "LEFT JOIN applied a ON a.out_seq_no = b.out_seq_no "
+    "LEFT JOIN sessions s ON s.out_seq_no = b.out_seq_no ORDER BY b.ord"
+)
 _FIND_DECISION = (
     f"SELECT {_D}, (SELECT status FROM sessions WHERE out_seq_no = $3) AS status "
     "FROM decision_log WHERE credential = $1 OR message_id = $2 LIMIT 1"
@@ -130,6 +158,41 @@ async def _decide(conn: Connection, d: Decision) -> Decided:
     row = await conn.fetchrow(_DECIDE[d.outcome], *_decision_params(d))
     if row is not None and row["new"]:
         return Decided(d, new=True, reused=False, status=_status(row["status"]))
+    return await _earlier(conn, d)
+
+
+async def _decide_apart(conn: Connection, decisions: Sequence[Decision]) -> list[Decided]:
+    """Decisions on distinct sessions, credentials and message ids, in one statement.
+
+    Nothing in such a batch can touch what another of its decisions touches, so logging them
+    all and then applying them all ends as deciding each in turn. A decision whose credential
+    or message id was logged before gets that earlier decision back, as from :func:`_decide`;
+    that lookup follows the committed statement, so when it fails the batch fails with its
+    decisions recorded, and a retry gets each back as logged before (as after a lost reply).
+    """
+    columns = zip(*(_decision_params(d) for d in decisions), strict=True)
+    rows = await conn.fetch(_DECIDE_MANY, *(list(c) for c in columns))
+    return [
+        Decided(d, new=True, reused=False, status=_status(row["status"]))
+        if row["new"]
+        else await _earlier(conn, d)
+        for d, row in zip(decisions, rows, strict=True)
+    ]
+
+
+def _apart(decisions: Sequence[Decision]) -> bool:
+    """True when no two decisions share a session, a credential or a message id."""
+    n = len(decisions)
+    credentials = [d.credential for d in decisions if d.credential is not None]
+    return (
+        len({d.out_seq_no for d in decisions}) == n
+        and len({d.message_id for d in decisions}) == n
+        and len(set(credentials)) == len(credentials)
+    )
+
+
+async def _earlier(conn: Connection, d: Decision) -> Decided:
+    """The logged decision that ``d``'s credential or message id conflicted with."""
     found = await conn.fetchrow(_FIND_DECISION, d.credential, d.message_id, d.out_seq_no)
     if found is None:  # cannot happen: the insert conflicted with a committed row
         raise StoreError("decision conflicted but no earlier decision is visible")
@@ -234,9 +297,22 @@ class PostgresStore:
             return await _decide(conn, decision)
 
     async def decide_many(self, decisions: Sequence[Decision]) -> list[Decided]:
-        """:meth:`decide` for each, in order, in one transaction."""
-        async with self._conn() as conn, conn.transaction():
-            return [await _decide(conn, d) for d in decisions]
+        """:meth:`decide` for each, in order, in one transaction.
+
+        The worker's batches name each session and credential once: those go as one statement
+        (one round trip instead of one per decision and two for the transaction). A batch
+        that names one twice is decided one statement at a time, so the later decision sees
+        the earlier one.
+        """
+        if not decisions:
+            return []
+        async with self._conn() as conn:
+            if len(decisions) == 1:
+                return [await _decide(conn, decisions[0])]
+            if _apart(decisions):
+                return await _decide_apart(conn, decisions)
+            async with conn.transaction():
+                return [await _decide(conn, d) for d in decisions]
 
     async def decisions_for(self, out_seq_no: str) -> list[Decision]:
         """Every logged decision about a session, oldest first."""

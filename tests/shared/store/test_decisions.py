@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from shared.store import Store
+from shared.store.model import Decision
 from shared.vocabulary import Reason, Status
 from tests.shared.store.support import Database, decision, legacy, seq
 
@@ -206,3 +207,56 @@ async def test_decision_log_is_append_only(store: Store, database: Database) -> 
         with pytest.raises(Exception, match="append-only"):
             await database.rows(sql)
     assert await database.count("SELECT count(*) FROM decision_log") == 1
+
+
+async def test_a_batch_with_a_reused_credential_and_a_repeated_reuse_decision(
+    store: Store,
+) -> None:
+    """In a batch of distinct sessions: a credential decided for another session comes back
+    as reused, a credential-less decision seen before comes back as the first, and the
+    others are applied."""
+    a, b, c, d = [await store.create_session(legacy()) for _ in range(4)]
+    first = decision(a.out_seq_no, "cred-n1")
+    await store.decide(first)
+    reject = decision(c.out_seq_no, None, Reason.CREDENTIAL_REUSED, message_id="reuse-" + seq())
+    await store.decide(reject)
+    batch = [
+        decision(b.out_seq_no, "cred-n1"),
+        decision(c.out_seq_no, None, Reason.CREDENTIAL_REUSED, message_id=reject.message_id),
+        decision(d.out_seq_no, "cred-n2", Reason.NOT_PASSED),
+    ]
+    results = await store.decide_many(batch)
+    assert [(r.decision, r.new, r.reused) for r in results] == [
+        (first, False, True), (reject, False, False), (batch[2], True, False),
+    ]  # fmt: skip
+    assert [r.status for r in results] == [Status.PENDING, Status.REJECTED, Status.REJECTED]
+    assert await _status(store, b.out_seq_no) is Status.PENDING
+
+
+async def test_concurrent_batches_from_two_stores_decide_each_credential_once(
+    store: Store, other_store: Store, database: Database
+) -> None:
+    """Two stores (two workers) decide the same credentials in concurrent batches, each in
+    ledger order and with its own verdicts: one decision per credential, and every caller
+    gets that one back."""
+    sessions = [await store.create_session(legacy()) for _ in range(20)]
+    credentials = sorted(f"cred-p{i:02d}-{seq()}" for i in range(20))
+    pairs = list(zip(sessions, credentials, strict=True))
+
+    def batches(reason: Reason | None) -> list[list[Decision]]:
+        made = [decision(s.out_seq_no, c, reason) for s, c in pairs]
+        return [made[i : i + 5] for i in range(0, 20, 5)]
+
+    runs = [store.decide_many(b) for b in batches(None)]
+    runs += [other_store.decide_many(b) for b in batches(Reason.NOT_PASSED)]
+    results = [r for batch in await asyncio.gather(*runs) for r in batch]
+    by_credential: dict[str | None, set[Decision]] = {}
+    for result in results:
+        by_credential.setdefault(result.decision.credential, set()).add(result.decision)
+    assert all(len(found) == 1 for found in by_credential.values())
+    assert sum(r.new for r in results) == 20
+    for s, c in pairs:
+        (winner,) = by_credential[c]
+        assert await _status(store, s.out_seq_no) is winner.outcome.status
+        sql = f"SELECT count(*) FROM decision_log WHERE credential = '{c}'"
+        assert await database.count(sql) == 1
