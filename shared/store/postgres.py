@@ -40,7 +40,16 @@ from shared.vocabulary import Outcome, Reason, Status
 
 POOL_MAX_SIZE = 10
 Connection = asyncpg.Connection | PoolConnectionProxy
-_UNAVAILABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+# the server cannot answer now, or answered "try again": none says anything about the data
+_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,  # 08: the connection failed or is gone
+    asyncpg.InterfaceError,  # the client's side of the connection is closed
+    asyncpg.OperatorInterventionError,  # 57: shutting down, starting up, query cancelled
+    asyncpg.InsufficientResourcesError,  # 53: too many connections, out of memory or disk
+    asyncpg.TransactionRollbackError,  # 40: a deadlock's victim, a serialization failure
+)
 
 _S = ", ".join(SESSION_COLUMNS)
 _D = ", ".join(DECISION_COLUMNS)
@@ -253,7 +262,8 @@ class PostgresStore:
 
     @asynccontextmanager
     async def _conn(self) -> AsyncIterator[Connection]:
-        """A pooled connection; connection failures become StoreUnavailableError."""
+        """A pooled connection; a lost connection or a "try again" answer (a deadlock, a server
+        shutting down, no connection slot free) becomes StoreUnavailableError."""
         try:
             async with self._pool.acquire() as conn:
                 yield conn

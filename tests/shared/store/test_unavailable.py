@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Awaitable, Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from shared.errors import ConfigError, StoreUnavailableError
@@ -18,7 +20,7 @@ from shared.store.protect import Protector
 from shared.store.sqlite import LOCK_POLL_MAX_S, LOCK_POLL_S, SqliteStore, execute_when_free
 from shared.vocabulary import Status
 from tests.polling import eventually
-from tests.shared.store.support import DATA_KEY, Database, legacy
+from tests.shared.store.support import DATA_KEY, Database, decision, legacy
 
 
 async def test_sqlite_write_lock_held_too_long_is_unavailable(tmp_path: Path) -> None:
@@ -202,3 +204,81 @@ async def test_sqlite_without_a_file_is_a_configuration_error(url: str) -> None:
     """An in-memory or temporary database is private to one connection: refused, clearly."""
     with pytest.raises(ConfigError, match="file path"):
         await open_store(url, DATA_KEY)
+
+
+async def _backend_waiting_for_a_lock(other: asyncpg.Connection) -> int | None:
+    """The pid of the store's backend once it waits for a row lock ``other`` holds."""
+    pid: int | None = await other.fetchval(
+        "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    return pid
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_postgres_ending_the_connection_mid_statement_is_unavailable(
+    database: Database,
+) -> None:
+    """The server ends the store's connection during a decision (a restart, a failover,
+    pg_terminate_backend): unavailable, so the caller retries; nothing was decided, and the
+    retry, on a new connection, decides."""
+    store = await database.open()
+    try:
+        session = await store.create_session(legacy())
+        other = await asyncpg.connect(database.url)
+        try:
+            async with other.transaction():
+                await other.execute(_LOCK_SESSION, session.out_seq_no)
+                blocked = asyncio.create_task(store.decide(decision(session.out_seq_no, "cred")))
+                pid = await eventually(
+                    lambda: _backend_waiting_for_a_lock(other), 10, "the decision waits"
+                )
+                await other.execute("SELECT pg_terminate_backend($1)", pid)
+                with pytest.raises(StoreUnavailableError, match="PostgreSQL"):
+                    await blocked
+        finally:
+            await other.close()
+        decided = await store.decide(decision(session.out_seq_no, "cred"))
+        assert (decided.new, decided.status) == (True, Status.VERIFIED)
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_postgres_deadlock_victim_is_unavailable(database: Database) -> None:
+    """A batch that PostgreSQL picks as a deadlock's victim was rolled back whole: unavailable
+    (retry), and the retry decides every decision in it once."""
+    store = await database.open()
+    try:
+        a, b = [await store.create_session(legacy()) for _ in range(2)]
+        batch = [decision(b.out_seq_no, "cred-1"), decision(a.out_seq_no, "cred-2")]
+        other = await asyncpg.connect(database.url)
+        try:
+            held = other.transaction()
+            await held.start()
+            try:
+                await other.execute(_LOCK_SESSION, a.out_seq_no)
+                blocked = asyncio.create_task(store.decide_many(batch))
+                await eventually(lambda: _backend_waiting_for_a_lock(other), 10, "the batch waits")
+                # the batch logged cred-1 before it waited for a: logging it here closes the cycle
+                with contextlib.suppress(asyncpg.DeadlockDetectedError):
+                    await other.execute(_LOG_CREDENTIAL, b.out_seq_no, "cred-1")
+            finally:
+                await held.rollback()
+            with pytest.raises(StoreUnavailableError, match="DeadlockDetectedError"):
+                await blocked
+        finally:
+            await other.close()
+        decided = await store.decide_many(batch)
+        assert [(d.new, d.status) for d in decided] == [(True, Status.VERIFIED)] * 2
+    finally:
+        await store.close()
+
+
+_LOCK_SESSION = "SELECT 1 FROM sessions WHERE out_seq_no = $1 FOR UPDATE"
+_LOG_CREDENTIAL = (
+    "INSERT INTO decision_log (out_seq_no, credential, outcome, message_id, decided_at, "
+    "decided_by) VALUES ($1, $2, 'verified', 'other', now(), 'test') ON CONFLICT DO NOTHING"
+)
