@@ -3,10 +3,9 @@
 asyncpg prepares and caches each statement per connection, so the fixed SQL below is parsed
 once per connection. A decision is one statement in the common case (the log insert and the
 session update in one CTE), and so is a worker's batch of decisions on distinct sessions
-(the same CTE over arrays: one round trip for the batch); exactly-once comes from the unique
-ledger columns
-(``ON CONFLICT DO NOTHING``) and, for the expiry sweep and its outbox, ``FOR UPDATE SKIP
-LOCKED``.
+(the same CTE over arrays: one round trip for the batch). Exactly-once comes from the unique
+ledger columns (``ON CONFLICT DO NOTHING``) and, for the expiry sweep and its outbox,
+``FOR UPDATE SKIP LOCKED``.
 The schema is the first of the connection's ``search_path`` (``?search_path=`` in the URL).
 """
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 from collections.abc import Awaitable, Callable
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +255,7 @@ async def test_postgres_deadlock_victim_is_unavailable(database: Database) -> No
         batch = [decision(b.out_seq_no, "cred-1"), decision(a.out_seq_no, "cred-2")]
         other = await asyncpg.connect(database.url)
         try:
+            await other.execute("SET deadlock_timeout = '30s'")  # the batch detects the cycle
             held = other.transaction()
             await held.start()
             try:
@@ -263,7 +263,7 @@ async def test_postgres_deadlock_victim_is_unavailable(database: Database) -> No
                 blocked = asyncio.create_task(store.decide_many(batch))
                 await eventually(lambda: _backend_waiting_for_a_lock(other), 10, "the batch waits")
                 # the batch logged cred-1 before it waited for a: logging it here closes the cycle
-                with contextlib.suppress(asyncpg.DeadlockDetectedError):
+                with suppress(asyncpg.DeadlockDetectedError):
                     await other.execute(_LOG_CREDENTIAL, b.out_seq_no, "cred-1")
             finally:
                 await held.rollback()
