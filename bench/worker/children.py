@@ -62,8 +62,9 @@ class WorkerLaunch:
 
 async def start_workers(
     launch: WorkerLaunch, count: int, log_dir: Path, ready_within_s: float = 60.0
-) -> list[Child]:
-    """``count`` ``python -m worker`` processes, each ready (``/readyz`` 200).
+) -> list[tuple[Child, str]]:
+    """``count`` ``python -m worker`` processes, each ready (``/readyz`` 200), with the URL of
+    its ``/metrics``.
 
     Should one fail to start or to get ready, every one started is stopped before the error
     propagates: each runs in its own session, so nothing else would end it.
@@ -83,4 +84,4 @@ async def start_workers(
         for child, _ in workers:
             await child.stop()
         raise
-    return [child for child, _ in workers]
+    return [(child, f"http://127.0.0.1:{port}/metrics") for child, port in workers]

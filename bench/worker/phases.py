@@ -20,6 +20,7 @@ from bench.cpu import MACHINE, CpuSample
 from bench.gc_pause import collector_held
 from bench.worker.downstream import Collector
 from bench.worker.seed import APPID, OPENID, Credential
+from bench.worker.stages import Totals
 from shared.amqp.publisher import Publisher
 from shared.vocabulary import Flow
 from shared.work import WorkItem
@@ -44,6 +45,7 @@ class PhaseResult:
     duplicates: int  # second events for a session
     conflicts: int  # of them, those with another message_id: a second decision
     broker_wal_rolled: bool | None = None  # RabbitMQ's quorum WAL rolled over (None: unknown)
+    stages: Totals | None = None  # the workers' own histograms over the phase (None: not read)
 
     @property
     def rate(self) -> float:

@@ -78,6 +78,9 @@ def verdict_lines(rows: list[Measured], bare: list[Measured]) -> list[str]:
         cycle = m.cycle_line()
         if cycle is not None:
             lines.append(cycle)
+        stages = None if m.result.stages is None else m.result.stages.line()
+        if stages is not None:
+            lines.append(stages)
         lines += machine_lines(m.result)
         if m.result.name.startswith("steady"):
             lines.append(steady_line(m.result))

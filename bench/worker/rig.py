@@ -46,6 +46,7 @@ class Rig:
     database_url: str
     rabbitmq: int | None = field(default=None)
     subject: list[int] = field(default_factory=list)  # pids of the processes under test
+    metrics: list[str] = field(default_factory=list)  # their /metrics URLs (workers only)
     seeded: int = 0
 
     def launch(

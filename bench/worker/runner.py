@@ -15,6 +15,9 @@ With the stand-in answering every WeChat call after ``--latency-ms`` (100):
    store batches, wake-ups and writes only with its own;
 5. the bare hand-written loop (``bench.worker.bare``), as in 1 and 2, for the ratios: a worker's
    CPU per message and share of the bound against the bare loop's in as many processes.
+Each worker phase also reports where a message's time went inside the workers, from their own
+histograms read before and after the phase (``bench.worker.stages``): the WeChat call, the
+store batches and the publish confirms.
 Each configuration first drains ``--warmup`` unreported items. ``--full`` uses the issue's sizes.
 ``--flow v2`` gives the workers v2 sessions (``queryverifyinfo``, the current API generation)
 instead of legacy pushes (``getinfo``); the bare loop, which reads no session, stays legacy.
@@ -26,11 +29,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import platform
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import uvloop
@@ -45,6 +49,7 @@ from bench.worker.phases import PhaseResult, drain, steady
 from bench.worker.report import Measured, render, valid
 from bench.worker.rig import Rig, open_rig
 from bench.worker.seed import APPID, SECRET
+from bench.worker.stages import scrape
 from shared.log import configure_logging
 from shared.settings import AmqpSettings, load_settings
 from shared.vocabulary import Flow
@@ -172,8 +177,8 @@ async def _steady(rig: Rig, args: argparse.Namespace, n: int, prefetch: int) -> 
     creds = await rig.seed(round(args.steady_rate * args.steady_seconds), args.flow)
     async with _workers(rig, args, n, prefetch):
         name = f"steady {args.steady_rate:,.0f}/s, {n} worker(s)"
-        return await steady(name, rig.publisher, rig.collector, creds, rig.groups,
-                            args.steady_rate)  # fmt: skip
+        return await _staged(rig, steady(name, rig.publisher, rig.collector, creds, rig.groups,
+                                         args.steady_rate))  # fmt: skip
 
 
 @contextlib.asynccontextmanager
@@ -183,18 +188,30 @@ async def _workers(
     """``n`` warmed-up workers at ``prefetch`` under measurement, stopped afterwards."""
     launch = rig.launch(prefetch, args.batch_linger_ms, args.backlog_linger_ms)
     workers = await start_workers(launch, n, rig.workdir)
-    rig.subject = [w.pid for w in workers]
+    rig.subject = [worker.pid for worker, _ in workers]
+    rig.metrics = [metrics for _, metrics in workers]
     try:
         await _warm_up(rig, args, args.flow)
         yield
     finally:
-        for worker in workers:
+        rig.metrics = []
+        for worker, _ in workers:
             await worker.stop()
 
 
 async def _drain(rig: Rig, name: str, count: int, flow: Flow) -> PhaseResult:
     creds = await rig.seed(count, flow)
-    return await drain(name, rig.publisher, rig.collector, creds, rig.groups)
+    return await _staged(rig, drain(name, rig.publisher, rig.collector, creds, rig.groups))
+
+
+async def _staged(rig: Rig, phase: Awaitable[PhaseResult]) -> PhaseResult:
+    """``phase``'s result, with the workers' own histograms over it (bench/worker/stages.py)."""
+    before = await scrape(rig.metrics)
+    result = await phase
+    after = await scrape(rig.metrics)
+    if before is None or after is None:
+        return result
+    return dataclasses.replace(result, stages=after.since(before))
 
 
 async def _warm_up(rig: Rig, args: argparse.Namespace, flow: Flow) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from prometheus_client import generate_latest
 
 from bench.cpu import (
     LOOP,
@@ -24,8 +25,10 @@ from bench.worker.downstream import Collector, parse
 from bench.worker.phases import PhaseResult, percentile, work_item
 from bench.worker.report import Measured, render, valid
 from bench.worker.seed import Credential
+from bench.worker.stages import Totals, scrape, totals
 from shared.vocabulary import Flow
 from shared.work import WorkItem
+from worker.metrics import WorkerMetrics
 
 
 def _stat(comm: str, utime: int, stime: int) -> str:
@@ -241,3 +244,32 @@ def test_work_item_is_a_push_for_legacy_and_a_result_report_for_v2() -> None:
     assert (legacy.kind, legacy.flow, legacy.verify_result) == ("push", Flow.LEGACY, "vr")
     assert (v2.kind, v2.flow, v2.verify_result, v2.openid) == ("result", Flow.V2, None, None)
     assert WorkItem.decode(v2.encode()) == v2
+
+
+def _totals(workers: list[WorkerMetrics]) -> Totals:
+    return totals(generate_latest(w.registry).decode() for w in workers)
+
+
+def test_stage_means_cover_the_phase_over_every_worker() -> None:
+    """The report's stage line: means of what two workers observed between the two scrapes,
+    WeChat's per-message calls without the token fetches, and only the stages that ran."""
+    workers = [WorkerMetrics(), WorkerMetrics()]
+    workers[0].observe_wechat_call("getinfo", 0, 5.0)  # before the phase
+    before = _totals(workers)
+    for m in workers:
+        m.observe_wechat_call("getinfo", 0, 0.1)
+        m.observe_wechat_call("stable_token", 0, 1.0)
+        m.observe_store_batch("decide", 4, 0.002)
+        m.confirm_seconds.observe(0.003)
+    workers[1].observe_wechat_call("queryverifyinfo", 0, 0.13)
+    assert _totals(workers).since(before).line() == (
+        "  - inside the workers, on average: WeChat call 110.0 ms, "
+        "decision batch 2.0 ms (4.0 a batch), publish confirm 3.0 ms"
+    )
+    assert _totals(workers).since(_totals(workers)).line() is None  # nothing in between
+
+
+async def test_stages_are_not_read_without_workers_that_answer() -> None:
+    """The bare loop has no /metrics, and a worker that is gone cannot answer: no stage line."""
+    assert await scrape([]) is None
+    assert await scrape(["http://127.0.0.1:1/metrics"]) is None

@@ -53,12 +53,12 @@ async def test_worker_process_decides_a_steady_trickle(
     async with open_rig(amqp_url, tmp_path, 0, f"sqlite:///{tmp_path / 'wxface.db'}") as rig:
         workers = await start_workers(rig.launch(prefetch=4), 1, tmp_path)
         try:
-            rig.subject = [workers[0].pid]
+            rig.subject = [workers[0][0].pid]
             creds = await rig.seed(4, flow)
             assert {c.flow for c in creds} == {flow}
             result = await steady("t", rig.publisher, rig.collector, creds, rig.groups, 50.0)
         finally:
-            await workers[0].stop()
+            await workers[0][0].stop()
     assert dict(result.outcomes) == {"verified": 4}
     assert result.cpu[SUBJECT] >= 0.0
     assert result.rate > 0
