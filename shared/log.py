@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Mapping, MutableMapping
+import time
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 import orjson
@@ -51,15 +52,18 @@ SENSITIVE_KEYS = frozenset(
 _ID_NUMBER_RE = re.compile(r"(?<![0-9A-Za-z])[1-9]\d{16}[\dXx](?![0-9A-Za-z])")
 _URL_SECRET_RE = re.compile(r"((?i:access_token|secret|verify_result)=)[^&\s\"']+")
 _AMQP_PASSWORD_RE = re.compile(r"(amqps?://[^:/@\s]+:)[^@\s]+@")
-# any of the three: one search decides whether a text needs the substitutions at all
-_ANY_SECRET_RE = re.compile(
-    "|".join(p.pattern for p in (_ID_NUMBER_RE, _URL_SECRET_RE, _AMQP_PASSWORD_RE))
-)
+
+
+def _may_hold_secret(text: str) -> bool:
+    """False when none of the three patterns can match: a URL secret needs an ``=``, a broker
+    password an ``@``. Cheaper than one search for all three, whose alternation defeats the
+    regex engine's own shortcuts (several times slower on a plain hex id)."""
+    return "=" in text or "@" in text or _ID_NUMBER_RE.search(text) is not None
 
 
 def redact_text(text: str) -> str:
     """Mask ID numbers, URL-borne tokens and broker passwords inside free text."""
-    if _ANY_SECRET_RE.search(text) is None:  # the common case: nothing to mask
+    if not _may_hold_secret(text):  # the common case: nothing to mask
         return text
     text = _ID_NUMBER_RE.sub(MASK, text)
     text = _URL_SECRET_RE.sub(lambda m: m.group(1) + MASK, text)
@@ -87,6 +91,33 @@ def redact(
     return event_dict
 
 
+class UtcTimestamp:
+    """structlog processor: ``timestamp``, ISO 8601 in UTC with microseconds, ``Z``-suffixed.
+
+    As ``TimeStamper(fmt="iso", utc=True)`` writes it, at a fixed width (that one drops a zero
+    fraction) and for a fraction of its cost, which every log line pays: the date and time of
+    day are formatted once a second, and only the fraction per line.
+    """
+
+    __slots__ = ("_clock", "_second")
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._second: tuple[int, str] = (-1, "")  # swapped whole: safe from any thread
+
+    def __call__(
+        self, _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        """Add the ``timestamp`` field."""
+        now = self._clock()
+        whole = int(now)
+        second = self._second
+        if second[0] != whole:
+            second = self._second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+        event_dict["timestamp"] = f"{second[1]}.{int((now - whole) * 1_000_000):06d}Z"
+        return event_dict
+
+
 def _shared_processors() -> list[Any]:
     """Redaction sees every field the caller (or an exception) supplied; the level, logger name
     and timestamp are added after it, as they are ours and never need masking."""
@@ -96,7 +127,7 @@ def _shared_processors() -> list[Any]:
         redact,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        UtcTimestamp(),
     ]
 
 

@@ -76,6 +76,7 @@ class Consumer:
         self._slots = asyncio.Semaphore(concurrency)
         self._max_backoff_s = max_backoff_s
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._handling = 0
         self._ready = asyncio.Event()
         self._stopping = asyncio.Event()
         self._release = asyncio.Event()
@@ -96,6 +97,11 @@ class Consumer:
         means they are waiting for this worker; at a rate it carries, slots stay free.
         """
         return len(self._tasks) >= self._prefetch
+
+    @property
+    def handling(self) -> int:
+        """How many messages are in the handler now (each holds one of the concurrency slots)."""
+        return self._handling
 
     async def wait_ready(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109
         """Wait until consuming; False when ``timeout`` passed first."""
@@ -193,11 +199,11 @@ class Consumer:
         props = message.header.properties
         delivery = Delivery(message.body, props.message_id, props.headers or {})
         async with self._slots:
-            self._metrics.in_flight.inc()
+            self._handling += 1
             try:
                 return await self._handler.handle(delivery)
             except Exception as exc:  # top of the consumer loop: hand it back
                 log.error("message_handed_back", error=type(exc).__name__, exc_info=True)
                 return None
             finally:
-                self._metrics.in_flight.dec()
+                self._handling -= 1

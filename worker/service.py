@@ -92,6 +92,8 @@ class WorkerService:
             url, self.topology, handler, self.metrics,
             prefetch=s.worker_prefetch, concurrency=s.worker_concurrency,
         )  # fmt: skip
+        # read when scraped: the hot path keeps a plain count
+        self.metrics.in_flight.set_function(lambda: float(self._handling()))
         self.metrics.backlogged.set_function(lambda: float(self._backlogged()))
         sweeper = self._sweeper()
         await sweeper.start()
@@ -148,6 +150,9 @@ class WorkerService:
         assert self._publisher is not None
         consuming = await self._consumer.wait_ready(timeout)
         return consuming and await self._publisher.wait_ready(timeout)
+
+    def _handling(self) -> int:
+        return 0 if self._consumer is None else self._consumer.handling
 
     def _backlogged(self) -> bool:
         return self._consumer is not None and self._consumer.backlogged

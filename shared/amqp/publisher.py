@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import struct
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, cast
@@ -29,6 +30,7 @@ from aiormq.abc import ChannelFrame
 from pamqp import frame
 from pamqp.body import ContentBody
 from pamqp.commands import Basic
+from pamqp.constants import FRAME_HEADER
 from pamqp.header import ContentHeader
 
 from shared.amqp.connection import BROKER_ERRORS, keep_connected, until_closed
@@ -41,6 +43,14 @@ log = get_logger(__name__)
 
 CONTENT_TYPE = "application/json"
 _PERSISTENT = 2
+# a content header frame (AMQP 0-9-1, 4.2.6): frame type, channel, payload size; then the
+# class id, weight, body size and property flags (bits 15, 12 and 7: content_type,
+# delivery_mode and message_id, listed in that order)
+_FRAME_START = struct.Struct(">BHI")
+_HEADER_START = struct.Struct(">HHQH")
+_PLAIN_FLAGS = 1 << 15 | 1 << 12 | 1 << 7
+_CONTENT_TYPE_FIELD = bytes((len(CONTENT_TYPE),)) + CONTENT_TYPE.encode()
+_SHORTSTR_MAX = 255
 
 # (frames, message_id, confirmation) of the messages waiting for one write
 _Batch = list[tuple[bytes, str, "asyncio.Future[Any]"]]
@@ -64,14 +74,19 @@ class _Pipeline:
         self._methods: dict[tuple[str, str], bytes] = {}
 
     def submit(
-        self, exchange: str, routing_key: str, body: bytes, properties: Basic.Properties
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        message_id: str,
+        headers: Mapping[str, Any] | None,
     ) -> asyncio.Future[Any]:
         """Queue one message for the next write; the future resolves with its confirmation."""
         channel = self._channel
         if channel.is_closed:
             raise PublishError("channel closed")
         frames = [self._method(exchange, routing_key)]
-        frames.append(frame.marshal(ContentHeader(0, len(body), properties), channel.number))
+        frames.append(header_frame(channel.number, len(body), message_id, headers))
         step = channel.max_content_size
         frames.extend(
             frame.marshal(ContentBody(body[i : i + step]), channel.number)
@@ -82,7 +97,7 @@ class _Pipeline:
             self._waiting = []  # the timer keeps only the futures, not the frames
             loop = asyncio.get_running_loop()
             loop.call_later(self._confirm_timeout_s, _expire, self._waiting)
-        self._pending.append((b"".join(frames), properties.message_id or "", confirmation))
+        self._pending.append((b"".join(frames), message_id, confirmation))
         self._waiting.append(confirmation)
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
@@ -127,6 +142,29 @@ class _Pipeline:
             confirmation.add_done_callback(functools.partial(_forget, channel, message_id, tag))
             parts.append(payload)
         return b"".join(parts)
+
+
+def header_frame(
+    channel_number: int, body_size: int, message_id: str, headers: Mapping[str, Any] | None
+) -> bytes:
+    """The content header frame of a persistent JSON message: its properties and body size.
+
+    Without headers (an outcome event, a work item) the frame is packed here, as pamqp would
+    pack it: every message pays for it, and pamqp's general marshalling of the properties costs
+    several times more. With headers (a retry or a dead letter) pamqp marshals it.
+    """
+    mid = message_id.encode()
+    if headers or not 0 < len(mid) <= _SHORTSTR_MAX:  # pamqp drops an empty id, refuses a long one
+        properties = Basic.Properties(
+            delivery_mode=_PERSISTENT, content_type=CONTENT_TYPE, message_id=message_id,
+            headers=dict(headers) if headers else None,
+        )  # fmt: skip
+        return frame.marshal(ContentHeader(0, body_size, properties), channel_number)
+    payload = b"%b%b%b%b" % (
+        _HEADER_START.pack(Basic.frame_id, 0, body_size, _PLAIN_FLAGS),
+        _CONTENT_TYPE_FIELD, bytes((_PERSISTENT, len(mid))), mid,
+    )  # fmt: skip
+    return b"%b%b\xce" % (_FRAME_START.pack(FRAME_HEADER, channel_number, len(payload)), payload)
 
 
 def _forget(channel: aiormq.Channel, message_id: str, tag: int, _: object) -> None:
@@ -214,15 +252,9 @@ class Publisher:
         pipeline = self._pipeline
         if pipeline is None or not self._ready.is_set():
             raise PublishError("broker not connected")
-        properties = Basic.Properties(
-            delivery_mode=_PERSISTENT,
-            content_type=CONTENT_TYPE,
-            message_id=message_id,
-            headers=dict(headers) if headers else None,
-        )
         started = time.perf_counter()
         try:
-            confirm = await pipeline.submit(exchange, routing_key, body, properties)
+            confirm = await pipeline.submit(exchange, routing_key, body, message_id, headers)
         except BROKER_ERRORS as exc:
             raise PublishError(f"publish not confirmed: {type(exc).__name__}") from exc
         if not isinstance(confirm, Basic.Ack):

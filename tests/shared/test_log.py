@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from datetime import UTC, datetime
 
 import pytest
 import structlog
@@ -15,6 +17,7 @@ from shared.log import (
     _ID_NUMBER_RE,
     _URL_SECRET_RE,
     MASK,
+    UtcTimestamp,
     configure_logging,
     get_logger,
     redact,
@@ -86,7 +89,7 @@ _SECRET_PARTS = st.sampled_from(
 
 @given(st.lists(st.one_of(_SECRET_PARTS, st.text(max_size=6)), max_size=12).map("".join))
 def test_the_quick_gate_never_skips_a_text_the_patterns_would_change(text: str) -> None:
-    """redact_text's one-search gate masks exactly what the three substitutions mask."""
+    """redact_text's quick gate masks exactly what the three substitutions mask."""
     unconditional = _ID_NUMBER_RE.sub(MASK, text)
     unconditional = _URL_SECRET_RE.sub(lambda m: m.group(1) + MASK, unconditional)
     unconditional = _AMQP_PASSWORD_RE.sub(lambda m: m.group(1) + MASK + "@", unconditional)
@@ -107,3 +110,25 @@ def test_exception_text_is_redacted(capsys: pytest.CaptureFixture[str]) -> None:
     line = json.loads(capsys.readouterr().err.splitlines()[0])
     assert "11010519491231002X" not in line["exception"]
     assert (line["level"], line["logger"], line["event"]) == ("error", "wx", "failed")
+
+
+def test_timestamps_are_utc_iso_with_microseconds_at_a_fixed_width() -> None:
+    """A line's timestamp reads back as the UTC moment it was written, six fraction digits."""
+    before = datetime.now(UTC)
+    text = UtcTimestamp()(None, "info", {})["timestamp"]
+    after = datetime.now(UTC)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", text), text
+    assert before <= datetime.fromisoformat(text) <= after
+
+
+def test_timestamps_follow_the_clock_across_seconds() -> None:
+    """The once-a-second part is formatted afresh when the second changes, back or forth."""
+    moments = iter([1_780_000_000.0, 1_780_000_000.999999, 1_780_000_001.25, 1_779_999_999.5])
+    stamp = UtcTimestamp(lambda: next(moments))
+    stamps = [stamp(None, "info", {})["timestamp"] for _ in range(4)]
+    assert stamps == [
+        "2026-05-28T20:26:40.000000Z",
+        "2026-05-28T20:26:40.999999Z",
+        "2026-05-28T20:26:41.250000Z",
+        "2026-05-28T20:26:39.500000Z",
+    ]
