@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pamqp import frame
@@ -25,7 +26,7 @@ def _pamqp(channel: int, size: int, message_id: str, headers: dict[str, Any] | N
 @given(
     channel=st.integers(1, 65535),
     size=st.integers(0, 2**63 - 1),
-    message_id=st.text(max_size=85),  # up to 255 bytes in UTF-8: a shortstr
+    message_id=st.text(max_size=63),  # at most 252 bytes in UTF-8: a shortstr holds 255
     headers=st.none() | st.dictionaries(_HEADER_NAMES, st.integers(0, 2**31)),
 )
 def test_header_frames_match_pamqp(
@@ -47,3 +48,9 @@ def test_the_frame_reads_back_as_a_persistent_json_message() -> None:
     assert (props.delivery_mode, props.content_type) == (2, CONTENT_TYPE)
     assert props.message_id == "0123456789abcdef0123456789abcdef"
     assert props.headers is None
+
+
+def test_an_over_long_message_id_is_refused_as_pamqp_refuses_it() -> None:
+    """A message_id over 255 bytes in UTF-8 is no shortstr: the frame is not built."""
+    with pytest.raises(TypeError):
+        header_frame(1, 10, "😀" * 64, None)  # 256 bytes
