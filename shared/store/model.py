@@ -27,6 +27,8 @@ def utc_now() -> datetime:
 
 def utc(moment: datetime) -> datetime:
     """``moment`` in UTC; a naive datetime is a programming error."""
+    if moment.tzinfo is UTC:  # what the store reads back and the clocks give: already so
+        return moment
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("datetimes given to the store must be timezone-aware")
     return moment.astimezone(UTC)
