@@ -2,7 +2,8 @@
 
 :func:`keep_connected` is the one reconnect loop of wxface (the publisher and the worker's
 consumer both run it): connect, hand the connection to ``serve`` until it returns or the broker
-goes away, clean up, back off with jitter, and again — until ``stopping`` is set.
+goes away, clean up, back off with jitter, and again — until ``stopping`` is set. Its
+connections read their frames with :class:`shared.amqp.frames.FrameReader`.
 :func:`until_closed` is what a ``serve`` awaits: the first of the connection, a channel or an
 extra event closing.
 """
@@ -18,6 +19,7 @@ import aio_pika
 import aiormq
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
+from shared.amqp.frames import use_frame_reader
 from shared.log import get_logger
 
 log = get_logger(__name__)
@@ -42,6 +44,7 @@ async def keep_connected(
     max_backoff_s: float = 5.0,
 ) -> None:
     """Run ``serve`` on a fresh connection each time the last one ends, until ``stopping``."""
+    use_frame_reader()
     attempt = 0
     while not stopping.is_set():
         try:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import struct
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, cast
@@ -30,27 +29,15 @@ from aiormq.abc import ChannelFrame
 from pamqp import frame
 from pamqp.body import ContentBody
 from pamqp.commands import Basic
-from pamqp.constants import FRAME_HEADER
-from pamqp.header import ContentHeader
 
 from shared.amqp.connection import BROKER_ERRORS, keep_connected, until_closed
+from shared.amqp.frames import header_frame
 from shared.amqp.topology import VERIFY_ROUTING_KEY, Topology
 from shared.errors import PublishError
 from shared.log import get_logger
 from shared.work import WorkItem
 
 log = get_logger(__name__)
-
-CONTENT_TYPE = "application/json"
-_PERSISTENT = 2
-# a content header frame (AMQP 0-9-1, 4.2.6): frame type, channel, payload size; then the
-# class id, weight, body size and property flags (bits 15, 12 and 7: content_type,
-# delivery_mode and message_id, listed in that order)
-_FRAME_START = struct.Struct(">BHI")
-_HEADER_START = struct.Struct(">HHQH")
-_PLAIN_FLAGS = 1 << 15 | 1 << 12 | 1 << 7
-_CONTENT_TYPE_FIELD = bytes((len(CONTENT_TYPE),)) + CONTENT_TYPE.encode()
-_SHORTSTR_MAX = 255
 
 # (frames, message_id, confirmation) of the messages waiting for one write
 _Batch = list[tuple[bytes, str, "asyncio.Future[Any]"]]
@@ -142,29 +129,6 @@ class _Pipeline:
             confirmation.add_done_callback(functools.partial(_forget, channel, message_id, tag))
             parts.append(payload)
         return b"".join(parts)
-
-
-def header_frame(
-    channel_number: int, body_size: int, message_id: str, headers: Mapping[str, Any] | None
-) -> bytes:
-    """The content header frame of a persistent JSON message: its properties and body size.
-
-    Without headers (an outcome event, a work item) the frame is packed here, as pamqp would
-    pack it: every message pays for it, and pamqp's general marshalling of the properties costs
-    several times more. With headers (a retry or a dead letter) pamqp marshals it.
-    """
-    mid = message_id.encode()
-    if headers or not 0 < len(mid) <= _SHORTSTR_MAX:  # pamqp drops an empty id, refuses a long one
-        properties = Basic.Properties(
-            delivery_mode=_PERSISTENT, content_type=CONTENT_TYPE, message_id=message_id,
-            headers=dict(headers) if headers else None,
-        )  # fmt: skip
-        return frame.marshal(ContentHeader(0, body_size, properties), channel_number)
-    payload = b"%b%b%b%b" % (
-        _HEADER_START.pack(Basic.frame_id, 0, body_size, _PLAIN_FLAGS),
-        _CONTENT_TYPE_FIELD, bytes((_PERSISTENT, len(mid))), mid,
-    )  # fmt: skip
-    return b"%b%b\xce" % (_FRAME_START.pack(FRAME_HEADER, channel_number, len(payload)), payload)
 
 
 def _forget(channel: aiormq.Channel, message_id: str, tag: int, _: object) -> None:
