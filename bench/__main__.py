@@ -13,6 +13,7 @@ BENCHMARKS = {
     "store": "bench.store.runner",
     "worker": "bench.worker.runner",
     "wechat_http": "bench.wechat_http",
+    "amqp_frames": "bench.amqp_frames",
 }
 
 
