@@ -4,7 +4,7 @@ Every work item and outcome crosses the wire as the same few frames: a ``basic.d
 content header with three properties (content type, delivery mode, message id), a content body,
 and the broker's ``basic.ack`` confirming a publish. pamqp reads and writes any frame by walking
 each class's field annotations, which costs several times more than the frame itself (reading
-one delivery and one confirm: about 60 µs through aiormq's receiver, 26 µs of it pamqp's).
+one delivery and one confirm: 57 µs through aiormq's receiver, 26 µs of it pamqp's).
 This module handles those few shapes with ``struct`` and hands every other frame to pamqp:
 
 - :func:`header_frame` packs the content header of a persistent JSON message;
@@ -49,6 +49,8 @@ _METHOD_ID = struct.Struct(">I")  # class id << 16 | method id
 _LONGLONG = struct.Struct(">Q")
 _ACK_SIZE = 4 + 8 + 1  # method id, delivery tag, the "multiple" bit
 
+HotFrame = ContentBody | ContentHeader | Basic.Ack | Basic.Deliver
+
 
 def header_frame(
     channel_number: int, body_size: int, message_id: str, headers: Mapping[str, Any] | None
@@ -72,14 +74,14 @@ def header_frame(
     return b"%b%b\xce" % (_FRAME_START.pack(FRAME_HEADER, channel_number, len(payload)), payload)
 
 
-def read_payload(frame_type: int, payload: bytes) -> Any:
+def read_payload(frame_type: int, payload: bytes) -> HotFrame | None:
     """The frame object pamqp would read from ``payload``, for the hot path's shapes; else None.
 
     A content body, a ``basic.ack``, a ``basic.deliver``, and a content header that carries
     exactly a content type, a delivery mode and a message id. Anything else, anything
     malformed, and anything pamqp's constructors refuse (such as an exchange name outside its
     pattern, which pamqp's reader accepts) is None: pamqp reads it, and raises what it raises.
-    An empty payload is pamqp's too: it refuses one (it is not a heartbeat's).
+    An empty payload is left to pamqp too: a heartbeat has one, and pamqp refuses any other.
     """
     if not payload:
         return None
