@@ -24,12 +24,12 @@ from pamqp.constants import FRAME_BODY, FRAME_HEADER, FRAME_METHOD
 from pamqp.header import ContentHeader
 from pamqp.heartbeat import Heartbeat
 
+from shared.amqp.connection import keep_connected
 from shared.amqp.frames import (
     CONTENT_TYPE,
     FrameReader,
     header_frame,
     read_payload,
-    use_frame_reader,
 )
 
 _HEADER_NAMES = st.sampled_from(["x-wxface-attempt", "x-wxface-dead-cause", "x"])
@@ -238,31 +238,42 @@ async def test_a_frame_without_its_end_byte_is_an_invalid_frame() -> None:
         await reader.get_frame()
 
 
+def _receiver_of(connection: aio_pika.abc.AbstractConnection) -> object:
+    """The frame receiver an open connection's aiormq reader task is reading with."""
+    assert connection.transport is not None
+    raw_connection = cast(aiormq.Connection, connection.transport.connection)
+    reading = raw_connection._reader_task.get_coro()
+    assert isinstance(reading, types.CoroutineType)
+    assert reading.cr_frame is not None
+    return reading.cr_frame.f_locals["frame_receiver"]
+
+
 @pytest.mark.broker
-async def test_a_real_connection_reads_its_frames_with_the_frame_reader(
-    amqp_url: str, unique_prefix: str
+async def test_keep_connecteds_connections_read_their_frames_with_the_frame_reader(
+    amqp_url: str, unique_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Against RabbitMQ: once installed, a new connection's receiver is a FrameReader, and a
-    persistent JSON message published with a confirm comes back whole."""
-    use_frame_reader()
-    assert aiormq.connection.FrameReceiver is FrameReader
-    connection = await aio_pika.connect(amqp_url)
-    try:
-        assert connection.transport is not None
-        raw_connection = cast(aiormq.Connection, connection.transport.connection)
-        reading = raw_connection._reader_task.get_coro()  # aiormq's reader, and its receiver
-        assert isinstance(reading, types.CoroutineType)
-        assert reading.cr_frame is not None
-        assert isinstance(reading.cr_frame.f_locals["frame_receiver"], FrameReader)
+    """Against RabbitMQ, from a process's start (aiormq's own receiver installed): the
+    connection keep_connected opens reads with a FrameReader, and a persistent JSON message
+    published with a confirm comes back whole through it."""
+    monkeypatch.setattr(aiormq.connection, "FrameReceiver", FrameReader.__bases__[0])
+    stopping = asyncio.Event()
+    got: list[aio_pika.abc.AbstractIncomingMessage] = []
+    receivers: list[object] = []
+    body = b'{"out_seq_no": "abc"}'
+
+    async def serve(connection: aio_pika.abc.AbstractConnection) -> None:
+        receivers.append(_receiver_of(connection))
         channel = await connection.channel(publisher_confirms=True)
         queue = await channel.declare_queue(f"{unique_prefix}.frames", exclusive=True)
-        body = b'{"out_seq_no": "abc"}'
         message = aio_pika.Message(
             body, message_id="m-1", content_type=CONTENT_TYPE, delivery_mode=2
         )
         await channel.default_exchange.publish(message, routing_key=queue.name)
-        got = await asyncio.wait_for(queue.get(), 10)
-        assert (got.body, got.message_id, got.content_type) == (body, "m-1", CONTENT_TYPE)
-        assert got.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
-    finally:
-        await connection.close()
+        got.append(await asyncio.wait_for(queue.get(), 10))
+        stopping.set()
+
+    await asyncio.wait_for(keep_connected(amqp_url, serve, stopping, on_lost=lambda: None), 30)
+    assert [type(r) for r in receivers] == [FrameReader]
+    assert aiormq.connection.FrameReceiver is FrameReader
+    assert (got[0].body, got[0].message_id, got[0].content_type) == (body, "m-1", CONTENT_TYPE)
+    assert got[0].delivery_mode == aio_pika.DeliveryMode.PERSISTENT
