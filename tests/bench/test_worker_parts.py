@@ -229,12 +229,27 @@ def test_each_worker_phase_is_compared_with_the_bare_loop_in_as_many_processes()
     bare2 = Measured(replace(_result({"verified": 2}), cpu={SUBJECT: 0.004, MACHINE: 0.5}),
                      "bare loop ×2", 2, 1280.0, 128)  # fmt: skip
     text = render("ctx", [one, two, bare1, bare2], [bare1, bare2], "")
-    assert "0.50× the CPU per message of the bare loop ×1; its share of the bound 90%" in text
-    assert "0.25× the CPU per message of the bare loop ×2\n" in text
+    assert (
+        "0.50× the CPU per message of the bare loop ×1, within the issue's 0.725× (500 of its "
+        "690 µs); its share of the bound 90%"
+    ) in text
+    assert "0.25× the CPU per message of the bare loop ×2, within the issue's 0.725× " in text
+    assert "(500 of its 690 µs)\n" in text
     alone = render("ctx", [one, two, bare1], [bare1], "")
     assert alone.count("the CPU per message of the bare loop ×1") == 2
     assert "bare loop ×2" not in alone
     assert "CPU per message of" not in render("ctx", [one, two], [], "")
+
+
+def test_a_ratio_above_the_issues_is_said_to_be_above_it() -> None:
+    """500 of 690 µs is 0.725×: a worker at 0.73× the bare loop is above it, at 0.72× within."""
+    bare = Measured(replace(_result({"verified": 2}), messages=1000, cpu={SUBJECT: 1.0}),
+                    "bare loop ×1", 1, 640.0, 64)  # fmt: skip
+    for cpu_s, word in ((0.73, "above"), (0.72, "within")):
+        worker = Measured(replace(_result({"verified": 2}), messages=1000, cpu={SUBJECT: cpu_s}),
+                          "worker ×1", 1, 640.0, 64)  # fmt: skip
+        text = render("ctx", [worker, bare], [bare], "")
+        assert f"{cpu_s:.2f}× the CPU per message of the bare loop ×1, {word} the issue's" in text
 
 
 def test_work_item_is_a_push_for_legacy_and_a_result_report_for_v2() -> None:
