@@ -41,7 +41,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--messages", type=int, default=20000, help="per phase and round")
     p.add_argument("--window", type=int, default=64, help="unconfirmed publishes; prefetch")
     p.add_argument("--rounds", type=int, default=3)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if min(args.messages, args.window, args.rounds) < 1:
+        p.error("--messages, --window and --rounds must be at least 1")
+    return args
 
 
 def main(argv: list[str]) -> int:

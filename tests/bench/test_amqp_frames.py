@@ -21,3 +21,8 @@ async def test_a_small_run_reports_both_receivers(
     assert "round 1: wxface " in out
     assert "wxface / aiormq, all rounds: publish " in out
     assert aiormq.connection.FrameReceiver is installed
+
+
+def test_sizes_below_one_are_refused() -> None:
+    with pytest.raises(SystemExit):
+        amqp_frames.parse_args(["--rounds", "0"])
