@@ -107,10 +107,6 @@ def _state(obj: object) -> tuple[type, dict[str, Any]]:
     return type(obj), fields
 
 
-def _pamqp_read(raw: bytes) -> tuple[int, int, object]:
-    return frame.unmarshal(raw)
-
-
 @given(frame_object=_FRAMES, channel=st.integers(1, 65535))
 def test_a_frame_read_on_the_fast_path_is_the_object_pamqp_reads(
     frame_object: Any, channel: int
@@ -118,7 +114,7 @@ def test_a_frame_read_on_the_fast_path_is_the_object_pamqp_reads(
     """Deliveries, acks, bodies and content headers of any shape: either the fast path reads
     exactly pamqp's object, or it leaves the frame to pamqp (None)."""
     raw = frame.marshal(frame_object, channel)
-    size, _, expected = _pamqp_read(raw)
+    size, _, expected = frame.unmarshal(raw)
     read = read_payload(raw[0], raw[7:-1])
     if read is not None:
         assert _state(read) == _state(expected)
@@ -137,7 +133,7 @@ def test_the_hot_paths_frames_all_take_the_fast_path(channel: int, message_id: s
     ):
         read = read_payload(raw[0], raw[7:-1])
         assert read is not None
-        assert _state(read) == _state(_pamqp_read(raw)[2])
+        assert _state(read) == _state(frame.unmarshal(raw)[2])
 
 
 @given(frame_type=st.sampled_from([FRAME_METHOD, FRAME_HEADER, FRAME_BODY]), junk=st.binary())
@@ -147,7 +143,7 @@ def test_a_malformed_payload_is_left_to_pamqp(frame_type: int, junk: bytes) -> N
     if read is None:
         return
     raw = bytes((frame_type,)) + b"\x00\x01" + len(junk).to_bytes(4, "big") + junk + b"\xce"
-    assert _state(read) == _state(_pamqp_read(raw)[2])
+    assert _state(read) == _state(frame.unmarshal(raw)[2])
 
 
 @given(frame_object=_FRAMES, truncated=st.booleans())
@@ -179,16 +175,12 @@ async def test_a_stream_of_frames_reads_as_pamqp_reads_it(frames: list[Any], cut
     with pamqp's sizes; then the end of the stream ends the iteration."""
     raw = b"".join(frame.marshal(f, 3) for f in frames)
     chunks = [raw[i : i + cut] for i in range(0, len(raw), cut)]
-    stream = asyncio.StreamReader()
-    reader = FrameReader(stream)
-    reader.started = True
-    for chunk in chunks:
-        stream.feed_data(chunk)
-    stream.feed_eof()
+    reader = _feed(chunks)
+    reader.reader.feed_eof()
     got = [item async for item in reader]
     at, expected = 0, []
     while at < len(raw):
-        size, channel, parsed = _pamqp_read(raw[at:])
+        size, channel, parsed = frame.unmarshal(raw[at:])
         expected.append((size, channel, _state(parsed)))
         at += size
     assert [(size, channel, _state(parsed)) for size, channel, parsed in got] == expected
@@ -212,7 +204,7 @@ async def test_a_delivery_pamqps_constructor_refuses_is_read_by_pamqp(exchange: 
     raw = b"\x01\x00\x01" + len(payload).to_bytes(4, "big") + payload + b"\xce"
     size, channel, parsed = await _feed([raw]).get_frame()
     assert (size, channel) == (len(raw), 1)
-    assert _state(parsed) == _state(_pamqp_read(raw)[2])
+    assert _state(parsed) == _state(frame.unmarshal(raw)[2])
     assert parsed.exchange == exchange
 
 
