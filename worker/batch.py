@@ -15,8 +15,9 @@ an ack each. Held for a few milliseconds, the messages move on together — one 
 coalesced publish, one batch of confirms and acks, one batch of new deliveries — and every
 process on the path does less per message.
 
-While the consumer's prefetch window is full (a backlog: the broker has more messages waiting
-for this worker's slots), a batch lingers only ``backlog_linger_s``. Every message
+While the consumer is backlogged (its prefetch window is full, or was a moment ago: the broker
+has more messages waiting for this worker's slots; see ``Consumer.backlogged``), a batch
+lingers only ``backlog_linger_s``. Every message
 then holds a slot for its whole linger, so the linger costs throughput one for one; and in a
 backlog the messages already move in waves, which a millisecond gathers. At a rate the window
 carries with room to spare, the linger costs latency only, and the longer one saves the CPU.
@@ -180,7 +181,7 @@ class BatchingStore:
         on_batch: Callable[[str, int, float], None] | None = None,
     ) -> None:
         """A decision batch lingers ``linger_s``, or ``backlog_linger_s`` while ``backlogged()``
-        (the consumer's window is full), and so does a read batch unless the store's reads are
+        (the consumer is backlogged), and so does a read batch unless the store's reads are
         local; ``on_batch(kind, size, seconds)`` sees each batch and its time at the store once
         the store answered: kind ``read`` or ``decide``."""
         self._store = store

@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import math
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -36,6 +38,8 @@ from worker.metrics import WorkerMetrics
 log = get_logger(__name__)
 
 HANDED_BACK = "handed_back"
+# how long a full window still counts as a backlog (see Consumer.backlogged)
+BACKLOG_MEMORY_S = 1.0
 
 
 class MessageHandler(Protocol):
@@ -67,6 +71,7 @@ class Consumer:
         prefetch: int,
         concurrency: int,
         max_backoff_s: float = 5.0,
+        backlog_memory_s: float = BACKLOG_MEMORY_S,
     ) -> None:
         self._url = url
         self._topology = topology
@@ -75,7 +80,9 @@ class Consumer:
         self._prefetch = prefetch
         self._slots = asyncio.Semaphore(concurrency)
         self._max_backoff_s = max_backoff_s
+        self._backlog_memory_s = backlog_memory_s
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._full_at = -math.inf  # time.monotonic() when the window was last full
         self._handling = 0
         self._ready = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -91,12 +98,19 @@ class Consumer:
 
     @property
     def backlogged(self) -> bool:
-        """True while every slot of the prefetch window holds a message not yet handled.
+        """True while every slot of the prefetch window holds a message not yet handled, and
+        for ``backlog_memory_s`` after it last did.
 
         The broker refills a freed slot at once while the queue has messages, so a full window
-        means they are waiting for this worker; at a rate it carries, slots stay free.
+        means they are waiting for this worker; at a rate it carries, slots stay free. In a
+        backlog the window still dips below full for a moment after each wave of acks, until
+        the broker's refill arrives, and the store batches of the refilled wave start in that
+        dip: without the memory they would take the longer linger of a worker with room to
+        spare (BENCHMARKS.md, session 15).
         """
-        return len(self._tasks) >= self._prefetch
+        if len(self._tasks) >= self._prefetch:
+            return True
+        return time.monotonic() - self._full_at < self._backlog_memory_s
 
     @property
     def handling(self) -> int:
@@ -180,6 +194,8 @@ class Consumer:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
+            if len(self._tasks) >= self._prefetch:
+                self._full_at = time.monotonic()
         try:
             disposition = await self._handle(message)
         finally:

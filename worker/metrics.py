@@ -106,8 +106,9 @@ class WorkerMetrics:
         )
         self.backlogged = Gauge(
             "wxface_worker_backlogged",
-            "1 while every slot of the prefetch window holds a message: the queue is waiting "
-            "for this worker, and decisions linger WXFACE_WORKER_BACKLOG_LINGER_MS",
+            "1 while every slot of the prefetch window holds a message, and for a second after: "
+            "the queue is waiting for this worker, and decisions linger "
+            "WXFACE_WORKER_BACKLOG_LINGER_MS",
             registry=r,
         )
         self._children: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
