@@ -32,6 +32,11 @@ class Measured:
     bound: float  # prefetch × processes / latency, per second
     slots: int = 0  # prefetch × processes, where the phase keeps them all busy (0: not known)
 
+    @property
+    def steady(self) -> bool:
+        """A phase at a steady rate (the others drain a queue)."""
+        return self.result.name.startswith("steady")
+
     def cycle_line(self) -> str | None:
         """How long each message held its slot: WeChat's latency and the rest (all slots busy)."""
         r = self.result
@@ -86,12 +91,14 @@ def verdict_lines(rows: list[Measured], bare: list[Measured]) -> list[str]:
         if stages is not None:
             lines.append(stages)
         lines += machine_lines(m.result)
-        if m.result.name.startswith("steady"):
+        if m.steady:
             lines.append(steady_line(m.result))
     for b in bare:
         if (cycle := b.cycle_line()) is not None:
             lines += [f"- {b.result.name}: {b.result.rate / b.bound:.0%} of the bound", cycle]
             lines += machine_lines(b.result)
+        elif b.steady:
+            lines += [f"- {b.result.name}:", *machine_lines(b.result), steady_line(b.result)]
     for m in rows:
         if m.result.name.startswith("burst"):
             lines.append(burst_line(m.result))
@@ -100,8 +107,11 @@ def verdict_lines(rows: list[Measured], bare: list[Measured]) -> list[str]:
 
 def _against_bare(m: Measured, bare: list[Measured]) -> list[str]:
     """The worker phase's CPU per message against the bare loop's in as many processes (or in
-    one, when only that ran), and its share of the bound against the bare loop's."""
-    same = [b for b in bare if b.processes == m.processes] or bare[:1]
+    one, when only that ran) and in the same kind of phase (a drain, or the steady rate: when
+    the bare loop ran none at the steady rate, its drain), and its share of the bound against
+    the bare loop's."""
+    ran = [b for b in bare if b.processes == m.processes] or [b for b in bare if b.processes == 1]
+    same = [b for b in ran if b.steady == m.steady] or [b for b in ran if not b.steady]
     if not same or same[0].result.cpu_us_per_message(SUBJECT) <= 0:
         return []
     b = same[0]

@@ -13,8 +13,11 @@ With the stand-in answering every WeChat call after ``--latency-ms`` (100):
    build, and the phase would measure the queue instead of the pipeline. One worker at the
    whole rate and two at half of it show what the split costs: a worker's messages share
    store batches, wake-ups and writes only with its own;
-5. the bare hand-written loop (``bench.worker.bare``), as in 1 and 2, for the ratios: a worker's
-   CPU per message and share of the bound against the bare loop's in as many processes.
+5. the bare hand-written loop (``bench.worker.bare``), as in 1 and 2 and, with the steady
+   phase, as in 4, for the ratios: a worker's CPU per message and share of the bound against
+   the bare loop's in as many processes, a drain against a drain and the steady rate against
+   the steady rate (at a steady rate every process does more per message than in a drain,
+   whose messages arrive and leave together).
 Each worker phase also reports where a message's time went inside the workers, from their own
 histograms read before and after the phase (``bench.worker.stages``): the WeChat call, the
 store batches and the publish confirms.
@@ -123,7 +126,7 @@ async def run(args: argparse.Namespace, amqp_url: str) -> int:
         ):
             context += " " + await _broker_background(rig)
             rows = await _worker_phases(rig, args, 1) + await _worker_phases(rig, args, 2)
-            bare = [await _bare_phase(rig, args, n) for n in (1, 2) if "bare" in args.phases]
+            bare = [m for n in (1, 2) if "bare" in args.phases for m in await _bare(rig, args, n)]
             text = await _profile(rig, args) if not args.no_profile else ""
         logged = logged_trouble(workdir, "worker*.log")
     rows += bare
@@ -219,33 +222,51 @@ async def _warm_up(rig: Rig, args: argparse.Namespace, flow: Flow) -> None:
         await _drain(rig, "warm-up", args.warmup, flow)
 
 
-async def _bare_phase(rig: Rig, args: argparse.Namespace, n: int) -> Measured:
-    """The bare loop in ``n`` processes, as the ``n``-worker throughput phase."""
-    children = [
-        Child(f"bare{i}", ["-m", "bench.worker.bare", *_bare_args(rig, args)], child_env(),
-              rig.workdir / f"bare{i}.log", pipe_stdout=True)
-        for i in range(n)
-    ]  # fmt: skip
+async def _bare(rig: Rig, args: argparse.Namespace, n: int) -> list[Measured]:
+    """The bare loop in ``n`` processes, as the ``n``-worker throughput phase and, when the
+    steady phase runs, as the ``n``-worker steady phase (its window and rate)."""
+    label = f"bare loop ×{n}"
+    async with _bare_loops(rig, args, n, args.prefetch):
+        result = await _drain(rig, f"throughput, {label}", args.messages, Flow.LEGACY)
+    measured = [Measured(result, label, n, _bound(args.prefetch, args.latency_ms, n),
+                         args.prefetch * n)]  # fmt: skip
+    if "steady" in args.phases:
+        prefetch = args.steady_prefetch * 2 // n  # as the workers' steady phase
+        creds = await rig.seed(round(args.steady_rate * args.steady_seconds), Flow.LEGACY)
+        async with _bare_loops(rig, args, n, prefetch):
+            name = f"steady {args.steady_rate:,.0f}/s, {label}"
+            result = await steady(name, rig.publisher, rig.collector, creds, rig.groups,
+                                  args.steady_rate)  # fmt: skip
+        measured.append(Measured(result, label, n, _bound(prefetch, args.latency_ms, n)))
+    for m in measured:
+        print(_line(m.result), flush=True)
+    return measured
+
+
+@contextlib.asynccontextmanager
+async def _bare_loops(
+    rig: Rig, args: argparse.Namespace, n: int, prefetch: int
+) -> AsyncIterator[None]:
+    """``n`` warmed-up bare loops at ``prefetch`` under measurement, stopped afterwards."""
+    argv = ["-m", "bench.worker.bare", *_bare_args(rig, prefetch)]
+    children = [Child(f"bare{i}", argv, child_env(), rig.workdir / f"bare{i}.log",
+                      pipe_stdout=True) for i in range(n)]  # fmt: skip
     try:
         for child in children:
             await child.start()
             await child.first_line()
         rig.subject = [child.pid for child in children]
         await _warm_up(rig, args, Flow.LEGACY)  # it knows no session: getinfo only
-        name = f"throughput, bare loop ×{n}"
-        result = await _drain(rig, name, args.messages, Flow.LEGACY)
+        yield
     finally:
         for child in children:
             await child.stop()
-    print(_line(result), flush=True)
-    bound = _bound(args.prefetch, args.latency_ms, n)
-    return Measured(result, f"bare loop ×{n}", n, bound, args.prefetch * n)
 
 
-def _bare_args(rig: Rig, args: argparse.Namespace) -> list[str]:
+def _bare_args(rig: Rig, prefetch: int) -> list[str]:
     return [
         "--amqp-url", rig.amqp_url, "--prefix", rig.topology.prefix, "--api-base", rig.api_base,
-        "--appid", APPID, "--secret", SECRET, "--prefetch", str(args.prefetch),
+        "--appid", APPID, "--secret", SECRET, "--prefetch", str(prefetch),
     ]  # fmt: skip
 
 

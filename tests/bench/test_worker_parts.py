@@ -241,6 +241,26 @@ def test_each_worker_phase_is_compared_with_the_bare_loop_in_as_many_processes()
     assert "CPU per message of" not in render("ctx", [one, two], [], "")
 
 
+def test_a_steady_phase_is_compared_with_the_bare_loop_at_the_steady_rate() -> None:
+    """With the bare loop measured in a drain and at the steady rate, each worker phase is
+    compared with the bare loop's phase of its own kind; the bare steady phase is reported."""
+
+    def phase(name: str, cpu_s: float) -> PhaseResult:
+        return replace(_result({"verified": 2}), name=name, messages=1000, cpu={SUBJECT: cpu_s})
+
+    worker_drain = Measured(phase("throughput, 2 worker(s)", 0.3), "worker ×2", 2, 1280.0, 128)
+    worker_steady = Measured(phase("steady 1,000/s, 2 worker(s)", 0.6), "worker ×2", 2, 2560.0)
+    bare_drain = Measured(phase("throughput, bare loop ×2", 0.5), "bare loop ×2", 2, 1280.0, 128)
+    bare_steady = Measured(phase("steady 1,000/s, bare loop ×2", 1.2), "bare loop ×2", 2, 2560.0)
+    bare = [bare_drain, bare_steady]
+    text = render("ctx", [worker_drain, worker_steady, *bare], bare, "")
+    assert "0.60× the CPU per message of the bare loop ×2" in text  # 300 of 500 µs
+    assert "0.50× the CPU per message of the bare loop ×2" in text  # 600 of 1,200 µs
+    assert "1.20×" not in text  # the worker's drain against the bare loop's steady phase
+    assert "0.25×" not in text  # the steady phase against the drain
+    assert "- steady 1,000/s, bare loop ×2:\n  - the machine's cores were" in text
+
+
 def test_a_ratio_above_the_issues_is_said_to_be_above_it() -> None:
     """500 of 690 µs is 0.725×: a worker at 0.73× the bare loop is above it, at 0.72× within."""
     bare = Measured(replace(_result({"verified": 2}), messages=1000, cpu={SUBJECT: 1.0}),

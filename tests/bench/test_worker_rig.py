@@ -88,10 +88,12 @@ async def test_runner_measures_every_phase_at_tiny_sizes(amqp_url: str, tmp_path
     phases = [row.split("|")[1].strip() for row in rows[1:]]
     assert phases == ["throughput, 1 worker(s)", "steady 40/s, 1 worker(s)",
                       "throughput, 2 worker(s)", "burst", "steady 40/s, 2 worker(s)",
-                      "throughput, bare loop ×1", "throughput, bare loop ×2"]  # fmt: skip
+                      "throughput, bare loop ×1", "steady 40/s, bare loop ×1",
+                      "throughput, bare loop ×2", "steady 40/s, bare loop ×2"]  # fmt: skip
     bounds = [row.split("|")[5].strip() for row in rows[1:]]
     assert bounds[0] == "800"  # prefetch 4 × one worker / 5 ms
-    assert bounds[1] == bounds[4] == "3,200"  # the steady window, 16 × 1 or 8 × 2, / 5 ms
+    # the steady window, 16 × 1 or 8 × 2, / 5 ms: the workers' and the bare loop's
+    assert bounds[1] == bounds[4] == bounds[6] == bounds[8] == "3,200"
     assert report.count("slots turned over every") == 5  # the drains: ×1, ×2, burst, bare ×1, ×2
 
 
