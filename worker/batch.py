@@ -17,10 +17,10 @@ process on the path does less per message.
 
 While the consumer is backlogged (its prefetch window is full, or was a moment ago: the broker
 has more messages waiting for this worker's slots; see ``Consumer.backlogged``), a batch
-lingers only ``backlog_linger_s``. Every message
-then holds a slot for its whole linger, so the linger costs throughput one for one; and in a
-backlog the messages already move in waves, which a millisecond gathers. At a rate the window
-carries with room to spare, the linger costs latency only, and the longer one saves the CPU.
+lingers only ``backlog_linger_s``. Every message then holds a slot for its whole linger, so
+the linger costs throughput one for one; and in a backlog the messages already move in waves,
+which a millisecond gathers. At a rate the window carries with room to spare, the linger
+costs latency only, and the longer one saves the CPU.
 
 Reads linger only where each one is a round trip (PostgreSQL). A read stands between a
 delivery and its WeChat call, so a linger there holds every message's call back by as much.
