@@ -160,7 +160,8 @@ class WorkerSettings(AppSettings, AmqpSettings, StoreSettings, LogSettings):
     # how long a batch of decisions (and, with PostgreSQL, of session reads) waits for more
     # (0 = only what arrived meanwhile); SQLite's session reads never wait
     worker_batch_linger_ms: float = Field(default=5.0, ge=0, le=1000)
-    # the same while the prefetch window is full (a backlog), where it costs throughput
+    # the same while the prefetch window is full or was in the last second (a backlog), where it
+    # costs throughput
     worker_backlog_linger_ms: float = Field(default=1.0, ge=0, le=1000)
 
 
