@@ -92,7 +92,7 @@ def verdict_lines(rows: list[Measured], bare: list[Measured]) -> list[str]:
             lines.append(stages)
         lines += machine_lines(m.result)
         if m.steady:
-            lines.append(steady_line(m.result))
+            lines += [decision_line(m.result), steady_line(m.result)]
     for b in bare:
         if (cycle := b.cycle_line()) is not None:
             lines += [f"- {b.result.name}: {b.result.rate / b.bound:.0%} of the bound", cycle]
@@ -144,6 +144,16 @@ def steady_line(r: PhaseResult) -> str:
     if lag > BEHIND_S:
         line += ": the pipeline fell behind the rate, and its latencies measure the backlog"
     return line
+
+
+def decision_line(r: PhaseResult) -> str:
+    """Enqueue → the decision's own time (the event's ``time``, taken before the decision is
+    stored and published), against push → outcome: where a steady phase's tail was spent."""
+    ms = [percentile(r.enqueue_to_decision, p) * 1e3 for p in (50, 99)]
+    return (
+        f"  - enqueue→decision p50 / p99 {ms[0]:,.0f} / {ms[1]:,.0f} ms: the rest of push→outcome "
+        "is storing the decision, publishing it and the benchmark's consumer"
+    )
 
 
 def burst_line(r: PhaseResult) -> str:

@@ -179,6 +179,18 @@ def test_report_says_when_a_steady_phase_fell_behind() -> None:
     assert "2.50 s after the last enqueue: the pipeline fell behind" in text
 
 
+def test_a_steady_phase_reports_enqueue_to_decision_beside_push_to_outcome() -> None:
+    """A steady phase's tail splits at the decision's own time: its p50 and p99 are reported;
+    a drain's are not (the burst has its own line)."""
+    steady = replace(_result({"verified": 2}), name="steady", enqueue_to_decision=[0.104, 0.131])
+    text = render("ctx", [Measured(steady, "worker ×1", 1, 640.0)], [], "")
+    assert "  - enqueue→decision p50 / p99 104 / 131 ms: the rest of push→outcome is" in text
+    drain = replace(steady, name="throughput, 1 worker(s)")
+    assert "enqueue→decision p50 / p99" not in render(
+        "ctx", [Measured(drain, "w", 1, 640.0)], [], ""
+    )
+
+
 def test_report_says_when_rabbitmq_rolled_its_wal_over() -> None:
     """A phase during which RabbitMQ's quorum WAL moved to a new file says so; one without, or
     where the WAL could not be seen, does not."""
