@@ -14,6 +14,7 @@ BENCHMARKS = {
     "worker": "bench.worker.runner",
     "wechat_http": "bench.wechat_http",
     "amqp_frames": "bench.amqp_frames",
+    "wakeups": "bench.wakeups",
 }
 
 
