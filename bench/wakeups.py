@@ -4,7 +4,7 @@ A worker that carries a few hundred messages per second spends more CPU per mess
 that carries a thousand (BENCHMARKS.md, session 15), and so does the bare loop: at a low rate
 each delivery, WeChat reply, commit and confirm reaches a process that had gone to sleep. This
 measures that cost apart from wxface. One unit of work (``--work`` encodings of a small JSON
-document, about what the worker does for one event) runs ``--units`` times back to back, then
+document; the default 20 take about 40 µs here) runs ``--units`` times back to back, then
 as often with a sleep of each ``--gaps-ms`` after every unit. It reports the process's CPU time
 per unit (``time.process_time``, the scheduler's own count, in the kernel and out) and its ratio
 to back to back, in ``--rounds`` rounds. The difference per unit is what one sleep and wake-up
