@@ -8,8 +8,8 @@ document; the default 20 take about 40 µs here) runs ``--units`` times back to 
 as often with a sleep of each ``--gaps-ms`` after every unit. It reports the process's CPU time
 per unit (``time.process_time``, the scheduler's own count, in the kernel and out) and its ratio
 to back to back, in ``--rounds`` rounds. The difference per unit is what one sleep and wake-up
-costs here: the system calls, and the work's slower run on caches and TLB that other work has
-cooled meanwhile. It depends on the machine (a virtual machine pays more), not on wxface.
+costs here, in the kernel and in the slower run of the work that follows it. It depends on the
+machine, not on wxface.
 """
 
 from __future__ import annotations
