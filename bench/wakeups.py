@@ -25,11 +25,14 @@ DOCUMENT = {"outcome": "verified", "reason": None, "openid": "o" * 28, "time": "
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """The command line."""
     p = argparse.ArgumentParser(prog="python -m bench wakeups", description=__doc__)
-    p.add_argument("--units", type=_positive, default=1000, help="per gap and round")
-    p.add_argument("--work", type=_positive, default=20, help="JSON encodings per unit")
+    p.add_argument("--units", type=int, default=1000, help="per gap and round")
+    p.add_argument("--work", type=int, default=20, help="JSON encodings per unit")
     p.add_argument("--gaps-ms", type=_gaps, default=(0.1, 1.0, 5.0), help="e.g. 0.1,1,5")
-    p.add_argument("--rounds", type=_positive, default=3)
-    return p.parse_args(argv)
+    p.add_argument("--rounds", type=int, default=3)
+    args = p.parse_args(argv)
+    if min(args.units, args.work, args.rounds) < 1:
+        p.error("--units, --work and --rounds must be at least 1")
+    return args
 
 
 def main(argv: list[str]) -> int:
@@ -57,13 +60,6 @@ def cpu_per_unit(work: int, gap_s: float, units: int) -> float:
         if gap_s:
             time.sleep(gap_s)
     return (time.process_time() - started) / units * 1e6
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
 
 
 def _gaps(text: str) -> tuple[float, ...]:

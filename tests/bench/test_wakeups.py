@@ -26,7 +26,13 @@ def test_cpu_per_unit_grows_with_the_work() -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["--units", "0"], ["--rounds", "0"], ["--gaps-ms", "0"], ["--gaps-ms", "1,x"]],
+    [
+        ["--units", "0"],
+        ["--work", "0"],
+        ["--rounds", "0"],
+        ["--gaps-ms", "0"],
+        ["--gaps-ms", "1,x"],
+    ],
 )
 def test_bad_sizes_are_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
