@@ -1,15 +1,8 @@
 """The embedded store: one SQLite file in WAL mode, shared safely by several processes.
 
-Each store owns two connections. Writes go to the writer's, on its own thread: every write is
-a plain function that runs whole there (``BEGIN IMMEDIATE`` … ``COMMIT`` in one hop), so
-coroutines of one process never interleave inside a transaction, a commit's ``fdatasync``
-never holds up the event loop, and processes queue on SQLite's write lock for up to the busy
-timeout. A writer that finds the lock taken retries after :data:`LOCK_POLL_S`, then a quarter
-longer each time up to :data:`LOCK_POLL_MAX_S`, rather than through SQLite's busy handler,
-whose sleeps grow 1, 2, 5, 10 … ms: another worker's commit holds the lock for about a
-millisecond, and that backoff made waiting for it most of a decision's latency whenever two
-workers shared the file. The cap keeps a writer from spinning while a long transaction holds
-the lock. ``synchronous=FULL``: a committed decision survives power loss.
+Each store owns two connections (:mod:`shared.store.sqlite_connection`). Writes run whole on
+the writer's own thread, one transaction each, waiting briefly for another process's write
+lock; ``synchronous=FULL``: a committed decision survives power loss.
 
 Reads run on the event loop's own thread. In WAL mode a reader never waits for a writer, so a
 read does not queue behind a commit or another process's write lock, and the store's reads
@@ -25,14 +18,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
 from shared.errors import ConfigError, SessionExistsError, StoreError, StoreUnavailableError
-from shared.store.migrations import migrate_sqlite
 from shared.store.model import Clock, Decided, Decision, NewSession, Session, UnpublishedExpiry
 from shared.store.protect import Protector
 from shared.store.rows import (
@@ -48,12 +39,18 @@ from shared.store.rows import (
     sql_list,
     unpublished_from,
 )
+from shared.store.sqlite_connection import (
+    BUSY_TIMEOUT_MS,
+    ConnectionThread,
+    connect,
+    is_busy,
+    lock_pauses,
+    run_here,
+    transaction,
+)
 from shared.vocabulary import Outcome, Reason, Status
 
 T = TypeVar("T")
-BUSY_TIMEOUT_MS = 10_000
-LOCK_POLL_S = 0.0005  # a writer's first retry of another process's write lock
-LOCK_POLL_MAX_S = 0.005  # and its longest pause between retries
 
 _S = ", ".join(SESSION_COLUMNS)
 _D = ", ".join(DECISION_COLUMNS)
@@ -182,37 +179,12 @@ def _mark_published(conn: sqlite3.Connection, message_ids: tuple[str, ...]) -> N
     conn.execute(_PUBLISHED + "(" + ", ".join("?" * len(message_ids)) + ")", message_ids)
 
 
-def _connect(path: str, busy_timeout_ms: int, *, writer: bool = True) -> sqlite3.Connection:
-    """A connection to the WAL file; the writer's sets it up and migrates the schema first.
-
-    Neither keeps a busy handler once open: the writer polls for the lock on its thread
-    (:func:`execute_when_free`), the reader on the event loop (:meth:`SqliteStore._read`).
-    """
-    conn = sqlite3.connect(
-        path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
-    )
-    try:
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        if writer:
-            # switching a fresh file to WAL needs an exclusive lock, and SQLite answers
-            # "database is locked" at once (no busy handler) while another process opens it
-            execute_when_free(conn, "PRAGMA journal_mode = WAL", busy_timeout_ms / 1000)
-            conn.execute("PRAGMA synchronous = FULL")
-            migrate_sqlite(conn)
-        conn.execute("PRAGMA busy_timeout = 0")
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
 class SqliteStore:
     """:class:`shared.store.base.Store` on one SQLite file (see the module docstring)."""
 
     def __init__(
         self,
-        writer: _Line,
+        writer: ConnectionThread,
         reader: sqlite3.Connection,
         protector: Protector,
         clock: Clock,
@@ -241,9 +213,11 @@ class SqliteStore:
         """
         if path in ("", ":memory:"):  # private to one connection: nothing would be shared
             raise ConfigError("the SQLite store needs a file path (sqlite:///path/to/file.db)")
-        writer = await _Line.open(partial(_connect, path, busy_timeout_ms), "wxface-sqlite")
+        writer = await ConnectionThread.open(
+            partial(connect, path, busy_timeout_ms), "wxface-sqlite"
+        )
         try:
-            reader = _on_loop(partial(_connect, path, busy_timeout_ms, writer=False))
+            reader = run_here(partial(connect, path, busy_timeout_ms, writer=False))
         except BaseException:
             await writer.close()
             raise
@@ -261,17 +235,17 @@ class SqliteStore:
 
     async def _read(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``job`` on the reader's connection, here on the loop's thread (see the module)."""
-        deadline, pauses = time.monotonic() + self._lock_wait_s, _lock_pauses()
+        deadline, pauses = time.monotonic() + self._lock_wait_s, lock_pauses()
         while True:
             try:
-                return _on_loop(partial(job, self._reader))
+                return run_here(partial(job, self._reader))
             except StoreUnavailableError as exc:
-                if not _busy(exc.__cause__) or time.monotonic() >= deadline:
+                if not is_busy(exc.__cause__) or time.monotonic() >= deadline:
                     raise
             await asyncio.sleep(next(pauses))
 
     async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._writer.run(partial(_transaction, job=job, lock_wait_s=self._lock_wait_s))
+        return await self._writer.run(partial(transaction, job=job, lock_wait_s=self._lock_wait_s))
 
     async def create_session(self, new: NewSession) -> Session:
         """Store a pending session; raise SessionExistsError if the out_seq_no is taken."""
@@ -355,99 +329,3 @@ class SqliteStore:
         self._closed = True
         self._reader.close()
         await self._writer.close()
-
-
-class _Line:
-    """One connection and the one thread that uses it."""
-
-    def __init__(self, conn: sqlite3.Connection, thread: ThreadPoolExecutor) -> None:
-        self._conn = conn
-        self._thread = thread
-
-    @classmethod
-    async def open(cls, connect: Callable[[], sqlite3.Connection], name: str) -> _Line:
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
-        try:
-            conn = await _on(thread, connect)
-        except BaseException:
-            thread.shutdown(wait=False)
-            raise
-        return cls(conn, thread)
-
-    async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        return await _on(self._thread, partial(job, self._conn))
-
-    async def close(self) -> None:
-        await _on(self._thread, self._conn.close)
-        self._thread.shutdown(wait=True)
-
-
-def _transaction(
-    conn: sqlite3.Connection, job: Callable[[sqlite3.Connection], T], lock_wait_s: float
-) -> T:
-    """Run ``job`` between BEGIN IMMEDIATE (take the write lock first) and COMMIT."""
-    execute_when_free(conn, "BEGIN IMMEDIATE", lock_wait_s)
-    try:
-        result = job(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return result
-
-
-def execute_when_free(
-    conn: sqlite3.Connection,
-    sql: str,
-    within_s: float,
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> None:
-    """Execute ``sql``, retrying while another connection holds the lock it needs (see the module).
-
-    The writer's connection has no busy handler (``busy_timeout = 0``), so a taken lock is
-    SQLITE_BUSY at once; after ``within_s`` it is raised ("database is locked").
-    """
-    deadline, pauses = clock() + within_s, _lock_pauses()
-    while True:
-        try:
-            conn.execute(sql)
-            return
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc) or clock() >= deadline:
-                raise
-        sleep(next(pauses))  # on the store's writer thread, never the event loop
-
-
-def _lock_pauses() -> Iterator[float]:
-    """The waits between tries for a taken lock: LOCK_POLL_S, a quarter longer each time, capped."""
-    pause = LOCK_POLL_S
-    while True:
-        yield pause
-        pause = min(pause * 1.25, LOCK_POLL_MAX_S)
-
-
-def _busy(exc: BaseException | None) -> bool:
-    """SQLITE_BUSY or one of its extended codes: another connection holds a lock we need."""
-    if not isinstance(exc, sqlite3.OperationalError):
-        return False
-    code: int | None = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
-
-
-async def _on(thread: ThreadPoolExecutor, job: Callable[[], T]) -> T:
-    """Run ``job`` on the writer's thread; a locked or broken database is 'unavailable'."""
-    try:
-        return await asyncio.get_running_loop().run_in_executor(thread, job)
-    except sqlite3.OperationalError as exc:
-        raise StoreUnavailableError(f"SQLite: {exc}") from exc
-
-
-def _on_loop(job: Callable[[], T]) -> T:
-    """Run ``job`` here and now; a locked or broken database is 'unavailable'."""
-    try:
-        return job()
-    except sqlite3.OperationalError as exc:
-        raise StoreUnavailableError(f"SQLite: {exc}") from exc

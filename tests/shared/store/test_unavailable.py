@@ -16,7 +16,8 @@ from shared.errors import ConfigError, StoreUnavailableError
 from shared.store import open_store
 from shared.store.model import utc_now
 from shared.store.protect import Protector
-from shared.store.sqlite import LOCK_POLL_MAX_S, LOCK_POLL_S, SqliteStore, execute_when_free
+from shared.store.sqlite import SqliteStore
+from shared.store.sqlite_connection import LOCK_POLL_MAX_S, LOCK_POLL_S, execute_when_free
 from shared.vocabulary import Status
 from tests.polling import eventually
 from tests.shared.store.support import DATA_KEY, Database, decision, legacy
